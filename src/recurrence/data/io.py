@@ -1,0 +1,111 @@
+"""Read and write the package's own tables as CSV or parquet.
+
+Files are ``DIR/<table>.csv`` or ``DIR/<table>.parquet`` for each name in
+:data:`recurrence.data.schema.TABLE_NAMES`. Writes go to a temporary sibling directory that
+is renamed into place only when every table has been written, so an interrupted or failed write
+leaves no partial output. CSV dates are ISO ``YYYY-MM-DD``; CSV output is byte-deterministic
+(fixed column order, ``\\n`` line endings, no index).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal, get_args
+
+import pandas as pd
+
+from recurrence.data.schema import DATE, SCHEMAS, TABLE_NAMES, CINTables, coerce_table
+from recurrence.errors import InputFileError
+
+TableFormat = Literal["csv", "parquet"]
+FORMATS: tuple[str, ...] = get_args(TableFormat)
+
+
+def check_format(fmt: str) -> TableFormat:
+    """Return ``fmt`` if it is a supported table format, else raise ``ValueError``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    return fmt  # type: ignore[return-value]
+
+
+def write_frame(frame: pd.DataFrame, path: Path, fmt: TableFormat) -> None:
+    """Write one frame deterministically (dates as ISO dates in CSV)."""
+    if fmt == "csv":
+        out = frame.copy()
+        for col in out.columns:
+            if str(out[col].dtype) == DATE:
+                out[col] = out[col].dt.strftime("%Y-%m-%d")
+        out.to_csv(path, index=False, lineterminator="\n")
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def write_tables(
+    tables: CINTables,
+    out_dir: str | os.PathLike[str],
+    fmt: TableFormat = "csv",
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> list[Path]:
+    """Write every table (and any ``extra`` frames) to ``out_dir`` atomically.
+
+    Returns the written paths. Existing files of the same names are replaced; other files in
+    ``out_dir`` are left alone.
+    """
+    check_format(fmt)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {**tables.as_dict(), **(extra or {})}
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        for name, frame in frames.items():
+            write_frame(frame, staging / f"{name}.{fmt}", fmt)
+        paths = []
+        for name in frames:
+            target = out / f"{name}.{fmt}"
+            os.replace(staging / f"{name}.{fmt}", target)
+            paths.append(target)
+        return paths
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_frame(path: Path, table: str | None = None) -> pd.DataFrame:
+    """Read one CSV or parquet file; when ``table`` names a schema, coerce to its dtypes."""
+    if not path.exists():
+        raise InputFileError(str(path), "file not found")
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    if table is not None and table in SCHEMAS:
+        try:
+            frame = coerce_table(table, frame)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputFileError(str(path), f"not a valid {table} table: {exc}") from exc
+    return frame
+
+
+def read_tables(directory: str | os.PathLike[str], validate: bool = True) -> CINTables:
+    """Read a directory written by :func:`write_tables` (CSV or parquet, detected per table).
+
+    Tables that are absent are returned empty, except ``children`` and ``cin_episodes``, which
+    must exist.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputFileError(str(d), "not a directory of recurrence tables")
+    frames: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        for ext in ("parquet", "csv"):
+            p = d / f"{name}.{ext}"
+            if p.exists():
+                frames[name] = read_frame(p, name)
+                break
+        else:
+            if name in ("children", "cin_episodes"):
+                raise InputFileError(str(d), f"missing table {name}.csv or {name}.parquet")
+    tables = CINTables.from_mapping(frames)
+    return tables.validate() if validate else tables
