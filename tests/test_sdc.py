@@ -1,0 +1,170 @@
+"""Disclosure-control rules: suppression, secondary suppression, rounding and the output checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recurrence.sdc import (
+    DisclosureError,
+    SDCRules,
+    TableDeclaration,
+    check_outputs,
+    suppress_and_round,
+    write_declarations,
+)
+
+
+def _write(path: Path, frame: pd.DataFrame) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def test_rounding_to_nearest_five_halves_up() -> None:
+    rules = SDCRules()
+    assert [rules.round_count(v) for v in (10, 12, 12.5, 13, 17, 22, 0)] == [
+        10,
+        10,
+        15,
+        15,
+        15,
+        20,
+        0,
+    ]
+    assert SDCRules(rounding_base=1).round_count(13) == 13
+
+
+def test_primary_suppression_below_threshold_and_zero_kept() -> None:
+    frame = pd.DataFrame({"la_code": ["201", "202", "203"], "n": [0, 7, 23]})
+    out = suppress_and_round(frame, ["n"])
+    assert out["n"].tolist() == [0, "c", 25]
+    zeros = suppress_and_round(frame, ["n"], rules=SDCRules(suppress_zeros=True))
+    assert zeros["n"].tolist() == ["c", "c", 25]
+    strict = suppress_and_round(frame, ["n"], rules=SDCRules(threshold=30, rounding_base=1))
+    assert strict["n"].tolist() == [0, "c", "c"]
+
+
+def test_secondary_suppression_protects_row_total() -> None:
+    # Row 1 has one small part (3); without a second suppression it equals total - 40 - 55.
+    frame = pd.DataFrame(
+        {"la_code": ["201", "202"], "a": [3, 30], "b": [40, 31], "d": [55, 32], "total": [98, 93]}
+    )
+    out = suppress_and_round(frame, ["a", "b", "d", "total"], rows_additive=True, row_total="total")
+    row = out.iloc[0]
+    assert row["a"] == "c"
+    assert row["b"] == "c", "the smallest other part must be suppressed as the complement"
+    assert row["d"] == 55 and row["total"] == 100
+    assert out.iloc[1].tolist()[1:] == [30, 30, 30, 95]
+
+
+def test_secondary_suppression_protects_column_totals_within_groups() -> None:
+    frame = pd.DataFrame(
+        {
+            "year": [2024, 2024, 2024, 2025, 2025, 2025],
+            "la_code": ["201", "202", "203"] * 2,
+            "children": [4, 50, 12, 40, 60, 80],
+        }
+    )
+    out = suppress_and_round(frame, ["children"], column_groups=["year"])
+    assert out["children"].tolist() == ["c", 50, "c", 40, 60, 80]
+    # The checker agrees that the table is safe, and flags the unprotected version.
+    decl = TableDeclaration(count_columns=("children",), column_groups=("year",))
+    from recurrence.sdc import check_frame
+
+    assert check_frame(out.astype(str), "t.csv", declaration=decl) == []
+    bad = out.copy()
+    bad.loc[2, "children"] = 10
+    problems = check_frame(bad.astype(str), "t.csv", declaration=decl)
+    assert [p.rule for p in problems] == ["secondary"]
+    assert problems[0].row == 1 and problems[0].column == "children"
+
+
+def test_dependent_rate_is_suppressed_with_its_count() -> None:
+    frame = pd.DataFrame({"num": [3, 40], "den": [50, 200]})
+    frame["pct"] = 100 * frame["num"] / frame["den"]
+    out = suppress_and_round(frame, ["num", "den"], dependent={"pct": ["num", "den"]})
+    assert out["pct"].tolist() == ["c", 20.0]
+    assert out["num"].tolist() == ["c", 40]
+
+
+def test_identifier_columns_are_dropped_or_refused() -> None:
+    frame = pd.DataFrame({"child_key": ["a"], "person_birth_date": ["2010-01-01"], "n": [20]})
+    assert list(suppress_and_round(frame, ["n"]).columns) == ["n"]
+    with pytest.raises(DisclosureError, match="child_key"):
+        suppress_and_round(frame, ["n"], drop_identifiers=False)
+
+
+def test_checker_fails_on_planted_small_cell_naming_file_and_cell(tmp_path: Path) -> None:
+    _write(tmp_path / "ok.csv", pd.DataFrame({"la_code": ["201"], "n": [15]}))
+    _write(
+        tmp_path / "step" / "small.csv",
+        pd.DataFrame({"la_code": ["201", "202"], "children_on_plan": [20, 7]}),
+    )
+    write_declarations(
+        tmp_path,
+        {"step/small.csv": TableDeclaration(count_columns=("children_on_plan",))},
+    )
+    with pytest.raises(DisclosureError) as err:
+        check_outputs(tmp_path)
+    message = str(err.value)
+    assert "step/small.csv" in message
+    assert "row 2" in message and "'children_on_plan'" in message
+    assert "below the threshold 10" in message
+
+
+def test_checker_fails_on_unrounded_count(tmp_path: Path) -> None:
+    _write(tmp_path / "a.csv", pd.DataFrame({"n": [12]}))
+    problems = check_outputs(tmp_path, raise_on_failure=False)
+    assert len(problems) == 1 and "not rounded to the nearest 5" in problems[0].message
+    assert check_outputs(tmp_path, SDCRules(rounding_base=1), raise_on_failure=False) == []
+
+
+def test_checker_fails_on_planted_identifier_and_free_text(tmp_path: Path) -> None:
+    _write(tmp_path / "ids.csv", pd.DataFrame({"la_child_id": ["X1"], "n": [20]}))
+    _write(tmp_path / "notes.csv", pd.DataFrame({"case_notes": ["mother said"], "n": [20]}))
+    problems = check_outputs(tmp_path, raise_on_failure=False)
+    assert {(p.file, p.column, p.rule) for p in problems} == {
+        ("ids.csv", "la_child_id", "identifier"),
+        ("notes.csv", "case_notes", "free-text"),
+    }
+    with pytest.raises(DisclosureError, match=r"ids\.csv: column 'la_child_id'"):
+        check_outputs(tmp_path)
+
+
+def test_checker_passes_output_of_suppress_and_round(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"la_code": [f"{i:03d}" for i in range(200, 220)]})
+    frame["plans"] = [(i * 7) % 40 for i in range(20)]
+    frame["repeat"] = [(i * 3) % 13 for i in range(20)]
+    frame["pct"] = 100 * frame["repeat"] / frame["plans"].where(frame["plans"] > 0)
+    safe = suppress_and_round(
+        frame, ["plans", "repeat"], column_groups=(), dependent={"pct": ["plans", "repeat"]}
+    )
+    _write(tmp_path / "t.csv", safe)
+    decl = TableDeclaration(
+        count_columns=("plans", "repeat"),
+        column_groups=(),
+        dependent={"pct": ("plans", "repeat")},
+    )
+    write_declarations(tmp_path, {"t.csv": decl})
+    assert check_outputs(tmp_path) == []
+
+
+def test_not_child_level_tables_skip_cell_rules_but_not_identifiers(tmp_path: Path) -> None:
+    _write(tmp_path / "sim.csv", pd.DataFrame({"n": [3]}))
+    decl = {"sim.csv": TableDeclaration(child_level=False, reason="simulation summary")}
+    assert check_outputs(tmp_path, declarations=decl) == []
+    _write(tmp_path / "sim.csv", pd.DataFrame({"family_id": [3]}))
+    with pytest.raises(DisclosureError, match="family_id"):
+        check_outputs(tmp_path, declarations=decl)
+    with pytest.raises(ValueError, match="reason"):
+        TableDeclaration(child_level=False)
+
+
+def test_rules_validate_thresholds() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        SDCRules(threshold=0)
+    with pytest.raises(ValueError, match="rounding_base"):
+        SDCRules(rounding_base=0)
