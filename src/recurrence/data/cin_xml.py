@@ -1,0 +1,884 @@
+"""Streaming reader of CIN census XML returns (schema years 2017-18 to 2025-26).
+
+One file is one local authority's return for one census year, as submitted to the DfE:
+``Message > Header, Children > Child > ChildIdentifiers, ChildCharacteristics, CINdetails+``,
+with ``Assessments``, ``CINPlanDates``, ``Section47`` and ``ChildProtectionPlans`` (with
+``Reviews``) inside each ``CINdetails`` (``../shared/spec/cin_census/CIN_schema_*.xsd``).
+
+Safety and memory
+-----------------
+The file is parsed with :func:`lxml.etree.iterparse` with entity resolution off, no network
+access, no DTD loading and lxml's ``huge_tree`` limits on. A document whose prolog carries a
+DOCTYPE (and so possibly entity declarations: "billion laughs", external entities) is refused
+as a whole before any record is read. Each ``Child`` element is converted to row values and
+then cleared together with its already-processed siblings, so the parse holds one child's
+subtree at a time whatever the file size; rows accumulate in plain column lists and become
+DataFrames once per file (or once per chunk with :func:`iter_cin_xml_chunks`).
+
+Whole-file errors
+-----------------
+These raise :class:`recurrence.errors.InputFileError` naming the file and the problem, and no
+tables are returned: file missing or unreadable, empty, not XML, malformed XML (including a
+truncated file), a DOCTYPE / entity declarations, a root element other than ``Message``, and a
+missing or invalid ``Header/Source/LEA`` (every row needs its 3-digit LA code).
+
+Record-level problems (granularity)
+-----------------------------------
+Every ``Child``, ``CINdetails``, ``Assessments``, ``AssessmentFactors``, ``CINPlanDates``,
+``Section47``, ``ChildProtectionPlans`` and ``CPPreviewDate`` ends up either in its table or as
+exactly one row of the ``rejections`` table (:mod:`recurrence.data.rejections`). The rules:
+
+- *A record is rejected* (with everything nested in it, each nested record getting its own row
+  "<kind> rejected") when its key element is missing or not a valid date (``LAchildID``,
+  ``CINreferralDate``, ``AssessmentActualStartDate``, ``CINPlanStartDate``,
+  ``S47ActualStartDate``, ``CPPstartDate``, ``CPPreviewDate``), when **any** date in it is
+  invalid (``2023-02-30``, text) or outside 1800-2200, when an end date precedes its start
+  (``CINclosureDate`` < ``CINreferralDate``, ``CPPendDate`` < ``CPPstartDate``,
+  ``CINPlanEndDate`` < ``CINPlanStartDate``, ``AssessmentAuthorisationDate`` <
+  ``AssessmentActualStartDate``, ``PersonDeathDate`` < ``PersonBirthDate``), when a
+  single-valued element is repeated, and when it duplicates an earlier record of the same file
+  (same child id; same child and referral date; same child and plan start; and so on, the keys
+  of :mod:`recurrence.data.schema`). Dates reject the record rather than being blanked because a
+  missing end date means "still open": blanking a bad closure date would invent an open case.
+- *A value is dropped but the record kept* (one ``record == "field"`` row) for an unknown code
+  in a coded field (``ReferralSource``, ``PrimaryNeedCode``, ``ReasonForClosure``, categories of
+  abuse, ``Ethnicity``, a ``Disability``), an invalid yes/no (``ReferralNFA``,
+  ``ICPCnotRequired``), an invalid ``NumberOfPreviousCPP``, and an invalid ``UPN`` (not used
+  for linkage). A missing code is "not recorded" and implies nothing false, so the referral,
+  which matters for recurrence, is kept. An invalid or missing ``Sex`` / ``GenderCurrent`` gives
+  ``sex = "U"`` (unknown) with a field row.
+- An assessment factor is its own record: an unknown factor (the ``RB`` of the d2i sample)
+  rejects that factor only.
+- Unknown elements and stray text inside a ``Child`` are ignored with a field row;
+  ``Child`` elements outside ``Children`` are rejected as "misplaced record".
+- Cross-record date logic (a plan starting before its referral, as in the liia sample) is not
+  checked: such records are structurally valid and load as recorded.
+- Missing optional elements, and missing elements that the XSD requires but that are not keys
+  (``ReferralSource``, ``Ethnicity``...), load as missing values without a rejection row.
+
+Values
+------
+Yes/no accepts ``true/false/TRUE/FALSE/1/0`` (:data:`recurrence.data.codes.YES_NO_VALUES`).
+``GenderCurrent`` 1/2/0/9 becomes sex M/F/U/U; ``Sex`` M/F/U is accepted in any schema year.
+``Disabilities`` become a space-joined sorted list of distinct codes. Assessment factors are
+checked against the union of all schema years' codes. The census year (year ending 31 March)
+is that of ``Header/CollectionDetails/ReferenceDate`` (a date after 31 March counts in the next
+year ending 31 March); ``Year`` is used only when ``ReferenceDate`` is absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+from lxml import etree
+
+from recurrence.data import codes
+from recurrence.data import rejections as rj
+from recurrence.data.schema import CINTables
+from recurrence.errors import InputFileError
+
+ROOT_TAG: Final = "Message"
+
+_ETHNICITY = codes.ETHNICITY_CODES
+_DISABILITY = codes.DISABILITY_CODES
+_REFSOURCE = codes.REFERRAL_SOURCE_CODES
+_NEED = codes.PRIMARY_NEED_CODES
+_CLOSURE = codes.REASON_FOR_CLOSURE_CODES
+_ABUSE = codes.CATEGORY_OF_ABUSE_CODES
+_FACTORS = codes.ASSESSMENT_FACTOR_CODES
+_YES_NO = codes.YES_NO_VALUES
+_GENDER = codes.GENDER_CURRENT_TO_SEX
+_SEX = codes.SEX_CODES
+
+_UPN_RE: Final = re.compile(r"^[A-Za-z]\d{11}[A-Za-z0-9]$")
+_DATE_RE: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+_MIN_DATE: Final = dt.date(1800, 1, 1)
+_MAX_DATE: Final = dt.date(2200, 12, 31)
+
+# Children of each record element: single-valued leaves, and repeatable sub-records.
+_CHILD_IDS: Final = frozenset(
+    {
+        "LAchildID",
+        "UPN",
+        "FormerUPN",
+        "UPNunknown",
+        "PersonBirthDate",
+        "ExpectedPersonBirthDate",
+        "GenderCurrent",
+        "Sex",
+        "PersonDeathDate",
+    }
+)
+_EPISODE_LEAVES: Final = frozenset(
+    {
+        "CINreferralDate",
+        "ReferralSource",
+        "PrimaryNeedCode",
+        "CINclosureDate",
+        "ReasonForClosure",
+        "DateOfInitialCPC",
+        "ReferralNFA",
+    }
+)
+_ASSESSMENT_LEAVES: Final = frozenset(
+    {"AssessmentActualStartDate", "AssessmentInternalReviewDate", "AssessmentAuthorisationDate"}
+)
+_CIN_PLAN_LEAVES: Final = frozenset({"CINPlanStartDate", "CINPlanEndDate"})
+_S47_LEAVES: Final = frozenset(
+    {"S47ActualStartDate", "InitialCPCtarget", "DateOfInitialCPC", "ICPCnotRequired"}
+)
+_CPP_LEAVES: Final = frozenset(
+    {
+        "CPPstartDate",
+        "CPPendDate",
+        "InitialCategoryOfAbuse",
+        "LatestCategoryOfAbuse",
+        "NumberOfPreviousCPP",
+    }
+)
+
+_KEY_ELEMENT: Final[dict[str, str]] = {
+    "child": "LAchildID",
+    "episode": "CINreferralDate",
+    "assessment": "AssessmentActualStartDate",
+    "factor": "AssessmentFactors",
+    "cin_plan": "CINPlanStartDate",
+    "section47": "S47ActualStartDate",
+    "cpp": "CPPstartDate",
+    "review": "CPPreviewDate",
+}
+
+# Output columns per table (without la_code and child_key, added when frames are built/linked).
+TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "children": (
+        "la_child_id",
+        "person_birth_date",
+        "expected_person_birth_date",
+        "sex",
+        "ethnicity",
+        "disabilities",
+        "person_death_date",
+        "upn",
+    ),
+    "cin_episodes": (
+        "la_child_id",
+        "cin_referral_date",
+        "referral_source",
+        "primary_need_code",
+        "cin_closure_date",
+        "reason_for_closure",
+        "date_of_initial_cpc",
+        "referral_nfa",
+    ),
+    "assessments": (
+        "la_child_id",
+        "cin_referral_date",
+        "assessment_actual_start_date",
+        "assessment_internal_review_date",
+        "assessment_authorisation_date",
+    ),
+    "assessment_factors": (
+        "la_child_id",
+        "cin_referral_date",
+        "assessment_actual_start_date",
+        "assessment_factor",
+    ),
+    "cin_plans": ("la_child_id", "cin_referral_date", "cin_plan_start_date", "cin_plan_end_date"),
+    "section47": (
+        "la_child_id",
+        "cin_referral_date",
+        "s47_actual_start_date",
+        "initial_cpc_target",
+        "date_of_initial_cpc",
+        "icpc_not_required",
+    ),
+    "cpps": (
+        "la_child_id",
+        "cin_referral_date",
+        "cpp_start_date",
+        "cpp_end_date",
+        "initial_category_of_abuse",
+        "latest_category_of_abuse",
+        "number_of_previous_cpp",
+    ),
+    "cpp_reviews": ("la_child_id", "cin_referral_date", "cpp_start_date", "cpp_review_date"),
+}
+_DATE_COLUMNS: Final = frozenset(
+    {
+        "person_birth_date",
+        "expected_person_birth_date",
+        "person_death_date",
+        "cin_referral_date",
+        "cin_closure_date",
+        "date_of_initial_cpc",
+        "assessment_actual_start_date",
+        "assessment_internal_review_date",
+        "assessment_authorisation_date",
+        "cin_plan_start_date",
+        "cin_plan_end_date",
+        "s47_actual_start_date",
+        "initial_cpc_target",
+        "cpp_start_date",
+        "cpp_end_date",
+        "cpp_review_date",
+    }
+)
+_BOOL_COLUMNS: Final = frozenset({"referral_nfa", "icpc_not_required"})
+_INT_COLUMNS: Final = frozenset({"number_of_previous_cpp"})
+
+
+@dataclass(frozen=True)
+class ParsedReturn:
+    """One LA-year return (or one chunk of it) before linkage.
+
+    ``tables`` maps table name to a frame with the columns of :data:`TABLE_COLUMNS` plus
+    ``la_code`` (``children`` also has ``upn``, used by :mod:`recurrence.data.linkage` to derive
+    ``child_key`` and then dropped). ``census_year`` is the year ending 31 March of the return
+    (``None`` when the header gives no date).
+    """
+
+    path: str
+    la_code: str
+    census_year: int | None
+    tables: dict[str, pd.DataFrame]
+    rejections: pd.DataFrame
+
+
+class _Rec:
+    """One parsed record: leaf values, record-level errors, value notes and nested records."""
+
+    __slots__ = ("errs", "kind", "notes", "subs", "vals")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.vals: dict[str, str] = {}
+        self.errs: list[tuple[str, str | None, str | None]] = []
+        self.notes: list[tuple[str, str | None, str | None]] = []
+        self.subs: list[_Rec] = []
+
+
+_date_cache: dict[str, tuple[str | None, str | None]] = {}
+
+
+def check_date(text: str) -> tuple[str | None, str | None]:
+    """Return ``(iso_date, None)`` for a valid ``xs:date`` text, else ``(None, reason)``.
+
+    A timezone suffix (allowed by ``xs:date``) is dropped. Results are cached because census
+    dates repeat heavily (a national year holds only a few thousand distinct dates).
+    """
+    hit = _date_cache.get(text)
+    if hit is not None:
+        return hit
+    m = _DATE_RE.match(text)
+    result: tuple[str | None, str | None]
+    if m is None:
+        result = (None, rj.INVALID_DATE)
+    else:
+        try:
+            d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            result = (None, rj.INVALID_DATE)
+        else:
+            if _MIN_DATE <= d <= _MAX_DATE:
+                result = (d.isoformat(), None)
+            else:
+                result = (None, rj.DATE_OUT_OF_RANGE)
+    if len(_date_cache) > 200_000:
+        _date_cache.clear()
+    _date_cache[text] = result
+    return result
+
+
+def _stray(el: Any, rec: _Rec) -> None:
+    text = el.text
+    if text and not text.isspace():
+        rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
+
+
+def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -> None:
+    """Read ``el``'s children into ``rec``: leaves into vals, sub-records through ``subs``."""
+    _stray(el, rec)
+    for sub in el:
+        tag = sub.tag
+        if not isinstance(tag, str):  # comments and processing instructions
+            continue
+        tail = sub.tail
+        if tail and not tail.isspace():
+            rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{tag}", tail.strip()))
+        if tag in leaves:
+            text = (sub.text or "").strip()
+            if tag in rec.vals:
+                rec.errs.append((rj.REPEATED_ELEMENT, tag, text))
+            elif text:
+                rec.vals[tag] = text
+            if len(sub):
+                rec.notes.append((rj.UNKNOWN_ELEMENT, f"{tag}/{sub[0].tag}", None))
+        elif tag in subs:
+            subs[tag](sub, rec)
+        else:
+            rec.notes.append((rj.UNKNOWN_ELEMENT, f"{el.tag}/{tag}", None))
+
+
+def _list_items(el: Any, rec: _Rec, item_tag: str, kind: str | None) -> None:
+    """Read a container of repeated leaves (Disabilities, Factors..., Reviews)."""
+    _stray(el, rec)
+    for sub in el:
+        tag = sub.tag
+        if not isinstance(tag, str):
+            continue
+        tail = sub.tail
+        if tail and not tail.isspace():
+            rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{tag}", tail.strip()))
+        if tag != item_tag:
+            rec.notes.append((rj.UNKNOWN_ELEMENT, f"{el.tag}/{tag}", None))
+            continue
+        text = (sub.text or "").strip()
+        if kind is None:
+            rec.vals[f"{item_tag}#{len(rec.vals)}"] = text
+        else:
+            item = _Rec(kind)
+            if text:
+                item.vals[item_tag] = text
+            rec.subs.append(item)
+
+
+def _assessment(el: Any, parent: _Rec) -> None:
+    rec = _Rec("assessment")
+    _collect(
+        el,
+        rec,
+        _ASSESSMENT_LEAVES,
+        {
+            "FactorsIdentifiedAtAssessment": lambda e, r: _list_items(
+                e, r, "AssessmentFactors", "factor"
+            )
+        },
+    )
+    parent.subs.append(rec)
+
+
+def _cin_plan(el: Any, parent: _Rec) -> None:
+    rec = _Rec("cin_plan")
+    _collect(el, rec, _CIN_PLAN_LEAVES, {})
+    parent.subs.append(rec)
+
+
+def _section47(el: Any, parent: _Rec) -> None:
+    rec = _Rec("section47")
+    _collect(el, rec, _S47_LEAVES, {})
+    parent.subs.append(rec)
+
+
+def _cpp(el: Any, parent: _Rec) -> None:
+    rec = _Rec("cpp")
+    _collect(
+        el,
+        rec,
+        _CPP_LEAVES,
+        {"Reviews": lambda e, r: _list_items(e, r, "CPPreviewDate", "review")},
+    )
+    parent.subs.append(rec)
+
+
+_EPISODE_SUBS: Final = {
+    "Assessments": _assessment,
+    "CINPlanDates": _cin_plan,
+    "Section47": _section47,
+    "ChildProtectionPlans": _cpp,
+}
+
+
+def _episode(el: Any, parent: _Rec) -> None:
+    rec = _Rec("episode")
+    _collect(el, rec, _EPISODE_LEAVES, _EPISODE_SUBS)
+    parent.subs.append(rec)
+
+
+def _identifiers(el: Any, rec: _Rec) -> None:
+    if "#ids" in rec.vals:
+        rec.errs.append((rj.REPEATED_ELEMENT, "ChildIdentifiers", None))
+        return
+    rec.vals["#ids"] = ""
+    _collect(el, rec, _CHILD_IDS, {})
+
+
+def _characteristics(el: Any, rec: _Rec) -> None:
+    if "#chars" in rec.vals:
+        rec.errs.append((rj.REPEATED_ELEMENT, "ChildCharacteristics", None))
+        return
+    rec.vals["#chars"] = ""
+    _collect(
+        el,
+        rec,
+        frozenset({"Ethnicity"}),
+        {"Disabilities": lambda e, r: _list_items(e, r, "Disability", None)},
+    )
+
+
+_CHILD_SUBS: Final = {
+    "ChildIdentifiers": _identifiers,
+    "ChildCharacteristics": _characteristics,
+    "CINdetails": _episode,
+}
+
+
+class _ReturnParser:
+    """Turns ``Child`` elements of one file into column lists and rejection rows."""
+
+    def __init__(self, source_file: str) -> None:
+        self.source_file = source_file
+        self.log = rj.RejectionLog(source_file)
+        self.cols: dict[str, dict[str, list[Any]]] = {}
+        self._reset_cols()
+        self.seen: dict[str, set[tuple[str, ...]]] = {k: set() for k in rj.RECORD_KINDS}
+        self.n_children = 0
+
+    def _reset_cols(self) -> None:
+        self.cols = {t: {c: [] for c in cs} for t, cs in TABLE_COLUMNS.items()}
+
+    # -- rejection helpers -------------------------------------------------------------
+    def _reject(self, rec: _Rec, reason: str, element: str | None, value: str | None, cid: str | None) -> None:
+        self.log.add(rec.kind, reason, la_child_id=cid, element=element, value=value)
+        self._cascade(rec, cid)
+
+    def _cascade(self, rec: _Rec, cid: str | None) -> None:
+        reason = rj.PARENT_REJECTED.format(kind=rec.kind)
+        for sub in rec.subs:
+            key = _KEY_ELEMENT[sub.kind]
+            self.log.add(sub.kind, reason, la_child_id=cid, element=key, value=sub.vals.get(key))
+            self._cascade(sub, cid)
+
+    def _notes(self, rec: _Rec, cid: str | None) -> None:
+        for reason, element, value in rec.notes:
+            self.log.add(rj.FIELD, reason, la_child_id=cid, element=element, value=value)
+
+    def _date(self, rec: _Rec, tag: str) -> str | None:
+        """Validated ISO date of leaf ``tag`` (missing -> None; invalid -> record error)."""
+        text = rec.vals.get(tag)
+        if text is None:
+            return None
+        iso, reason = check_date(text)
+        if reason is not None:
+            rec.errs.append((reason, tag, text))
+        return iso
+
+    def _code(self, rec: _Rec, tag: str, allowed: frozenset[str]) -> str | None:
+        text = rec.vals.get(tag)
+        if text is None:
+            return None
+        if text in allowed:
+            return text
+        rec.notes.append((rj.UNKNOWN_CODE, tag, text))
+        return None
+
+    def _yes_no(self, rec: _Rec, tag: str) -> bool | None:
+        text = rec.vals.get(tag)
+        if text is None:
+            return None
+        value = _YES_NO.get(text)
+        if value is None:
+            rec.notes.append((rj.INVALID_YES_NO, tag, text))
+        return value
+
+    @staticmethod
+    def _order(rec: _Rec, start: str | None, end: str | None, end_tag: str) -> None:
+        if start is not None and end is not None and end < start:
+            rec.errs.append((rj.END_BEFORE_START, end_tag, f"{end} < {start}"))
+
+    def _key(self, rec: _Rec, cid: str | None) -> str | None:
+        """ISO date of the record's key element, recording an error when missing."""
+        tag = _KEY_ELEMENT[rec.kind]
+        if tag not in rec.vals:
+            rec.errs.append((rj.MISSING_REQUIRED, tag, None))
+            return None
+        return self._date(rec, tag)
+
+    def _duplicate(self, rec: _Rec, key: tuple[str, ...]) -> bool:
+        seen = self.seen[rec.kind]
+        if key in seen:
+            return True
+        seen.add(key)
+        return False
+
+    # -- records -----------------------------------------------------------------------
+    def child(self, el: Any, misplaced: bool) -> None:
+        self.n_children += 1
+        rec = _Rec("child")
+        _collect(el, rec, frozenset(), _CHILD_SUBS)
+        raw_id = rec.vals.get("LAchildID")
+        cid = raw_id
+        if misplaced:
+            parent = el.getparent()
+            where = parent.tag if parent is not None else None
+            self._notes(rec, cid)
+            self._reject(rec, rj.MISPLACED_RECORD, f"{where}/Child", cid, cid)
+            return
+        if raw_id is None:
+            rec.errs.append((rj.MISSING_REQUIRED, "LAchildID", None))
+        birth = self._date(rec, "PersonBirthDate")
+        expected = self._date(rec, "ExpectedPersonBirthDate")
+        death = self._date(rec, "PersonDeathDate")
+        self._order(rec, birth, death, "PersonDeathDate")
+        sex = None
+        for tag, mapping in (("Sex", None), ("GenderCurrent", _GENDER)):
+            text = rec.vals.get(tag)
+            if text is None or sex is not None:
+                continue
+            value = (text if text in _SEX else None) if mapping is None else mapping.get(text)
+            if value is None:
+                rec.notes.append((rj.UNKNOWN_CODE, tag, text))
+            sex = value
+        if sex is None:
+            if "Sex" not in rec.vals and "GenderCurrent" not in rec.vals:
+                rec.notes.append((rj.MISSING_REQUIRED, "Sex", None))
+            sex = "U"
+        ethnicity = self._code(rec, "Ethnicity", _ETHNICITY)
+        disabilities: set[str] = set()
+        recorded = False
+        for k, v in rec.vals.items():
+            if k.startswith("Disability#"):
+                if v in _DISABILITY:
+                    disabilities.add(v)
+                    recorded = True
+                else:
+                    rec.notes.append((rj.UNKNOWN_CODE, "Disability", v))
+        upn = rec.vals.get("UPN")
+        if upn is not None and not _UPN_RE.match(upn):
+            rec.notes.append((rj.INVALID_UPN, "UPN", upn))
+            upn = None
+        self._notes(rec, cid)
+        if rec.errs:
+            reason, element, value = rec.errs[0]
+            self._reject(rec, reason, element, value, cid)
+            return
+        assert cid is not None
+        if self._duplicate(rec, (cid,)):
+            self._reject(rec, rj.DUPLICATE.format(kind="child"), "LAchildID", cid, cid)
+            return
+        c = self.cols["children"]
+        c["la_child_id"].append(cid)
+        c["person_birth_date"].append(birth)
+        c["expected_person_birth_date"].append(expected)
+        c["sex"].append(sex)
+        c["ethnicity"].append(ethnicity)
+        c["disabilities"].append(" ".join(sorted(disabilities)) if recorded else None)
+        c["person_death_date"].append(death)
+        c["upn"].append(upn.upper() if upn else None)
+        for ep in rec.subs:
+            self.episode(ep, cid)
+
+    def _finish(self, rec: _Rec, cid: str, key: tuple[str, ...] | None) -> bool:
+        """Write notes, reject on errors or duplicate key; True when the record is kept."""
+        self._notes(rec, cid)
+        if rec.errs:
+            reason, element, value = rec.errs[0]
+            self._reject(rec, reason, element, value, cid)
+            return False
+        assert key is not None
+        if self._duplicate(rec, key):
+            tag = _KEY_ELEMENT[rec.kind]
+            self._reject(rec, rj.DUPLICATE.format(kind=rec.kind), tag, rec.vals.get(tag), cid)
+            return False
+        return True
+
+    def episode(self, rec: _Rec, cid: str) -> None:
+        ref = self._key(rec, cid)
+        closure = self._date(rec, "CINclosureDate")
+        icpc = self._date(rec, "DateOfInitialCPC")
+        self._order(rec, ref, closure, "CINclosureDate")
+        source = self._code(rec, "ReferralSource", _REFSOURCE)
+        need = self._code(rec, "PrimaryNeedCode", _NEED)
+        reason = self._code(rec, "ReasonForClosure", _CLOSURE)
+        nfa = self._yes_no(rec, "ReferralNFA")
+        if not self._finish(rec, cid, None if ref is None else (cid, ref)):
+            return
+        assert ref is not None
+        c = self.cols["cin_episodes"]
+        c["la_child_id"].append(cid)
+        c["cin_referral_date"].append(ref)
+        c["referral_source"].append(source)
+        c["primary_need_code"].append(need)
+        c["cin_closure_date"].append(closure)
+        c["reason_for_closure"].append(reason)
+        c["date_of_initial_cpc"].append(icpc)
+        c["referral_nfa"].append(nfa)
+        for sub in rec.subs:
+            getattr(self, sub.kind)(sub, cid, ref)
+
+    def assessment(self, rec: _Rec, cid: str, ref: str) -> None:
+        start = self._key(rec, cid)
+        review = self._date(rec, "AssessmentInternalReviewDate")
+        auth = self._date(rec, "AssessmentAuthorisationDate")
+        self._order(rec, start, auth, "AssessmentAuthorisationDate")
+        if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
+            return
+        assert start is not None
+        c = self.cols["assessments"]
+        c["la_child_id"].append(cid)
+        c["cin_referral_date"].append(ref)
+        c["assessment_actual_start_date"].append(start)
+        c["assessment_internal_review_date"].append(review)
+        c["assessment_authorisation_date"].append(auth)
+        f = self.cols["assessment_factors"]
+        for item in rec.subs:
+            code = item.vals.get("AssessmentFactors")
+            if code is None:
+                self.log.add("factor", rj.MISSING_REQUIRED, la_child_id=cid, element="AssessmentFactors")
+                continue
+            if code not in _FACTORS:
+                self.log.add("factor", rj.UNKNOWN_CODE, la_child_id=cid, element="AssessmentFactors", value=code)
+                continue
+            if self._duplicate(item, (cid, ref, start, code)):
+                self.log.add(
+                    "factor",
+                    rj.DUPLICATE.format(kind="factor"),
+                    la_child_id=cid,
+                    element="AssessmentFactors",
+                    value=code,
+                )
+                continue
+            f["la_child_id"].append(cid)
+            f["cin_referral_date"].append(ref)
+            f["assessment_actual_start_date"].append(start)
+            f["assessment_factor"].append(code)
+
+    def cin_plan(self, rec: _Rec, cid: str, ref: str) -> None:
+        start = self._key(rec, cid)
+        end = self._date(rec, "CINPlanEndDate")
+        self._order(rec, start, end, "CINPlanEndDate")
+        if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
+            return
+        c = self.cols["cin_plans"]
+        c["la_child_id"].append(cid)
+        c["cin_referral_date"].append(ref)
+        c["cin_plan_start_date"].append(start)
+        c["cin_plan_end_date"].append(end)
+
+    def section47(self, rec: _Rec, cid: str, ref: str) -> None:
+        start = self._key(rec, cid)
+        target = self._date(rec, "InitialCPCtarget")
+        icpc = self._date(rec, "DateOfInitialCPC")
+        not_required = self._yes_no(rec, "ICPCnotRequired")
+        if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
+            return
+        c = self.cols["section47"]
+        c["la_child_id"].append(cid)
+        c["cin_referral_date"].append(ref)
+        c["s47_actual_start_date"].append(start)
+        c["initial_cpc_target"].append(target)
+        c["date_of_initial_cpc"].append(icpc)
+        c["icpc_not_required"].append(not_required)
+
+    def cpp(self, rec: _Rec, cid: str, ref: str) -> None:
+        start = self._key(rec, cid)
+        end = self._date(rec, "CPPendDate")
+        self._order(rec, start, end, "CPPendDate")
+        initial = self._code(rec, "InitialCategoryOfAbuse", _ABUSE)
+        latest = self._code(rec, "LatestCategoryOfAbuse", _ABUSE)
+        previous: int | None = None
+        text = rec.vals.get("NumberOfPreviousCPP")
+        if text is not None:
+            if text.isdigit() and len(text) < 6:
+                previous = int(text)
+            else:
+                rec.notes.append((rj.INVALID_NUMBER, "NumberOfPreviousCPP", text))
+        if not self._finish(rec, cid, None if start is None else (cid, start)):
+            return
+        assert start is not None
+        c = self.cols["cpps"]
+        c["la_child_id"].append(cid)
+        c["cin_referral_date"].append(ref)
+        c["cpp_start_date"].append(start)
+        c["cpp_end_date"].append(end)
+        c["initial_category_of_abuse"].append(initial)
+        c["latest_category_of_abuse"].append(latest)
+        c["number_of_previous_cpp"].append(previous)
+        r = self.cols["cpp_reviews"]
+        for item in rec.subs:
+            date = self._key(item, cid)
+            if not self._finish(item, cid, None if date is None else (cid, start, date)):
+                continue
+            r["la_child_id"].append(cid)
+            r["cin_referral_date"].append(ref)
+            r["cpp_start_date"].append(start)
+            r["cpp_review_date"].append(date)
+
+    # -- frames ------------------------------------------------------------------------
+    def take_frames(self, la_code: str) -> dict[str, pd.DataFrame]:
+        """Build this chunk's frames (with ``la_code``) and start new column lists."""
+        frames = {}
+        for table, cols in self.cols.items():
+            data: dict[str, Any] = {"la_code": [la_code] * len(cols["la_child_id"])}
+            for col, values in cols.items():
+                if col in _DATE_COLUMNS:
+                    data[col] = pd.to_datetime(pd.Series(values, dtype=object), format="%Y-%m-%d")
+                elif col in _BOOL_COLUMNS:
+                    data[col] = pd.array(values, dtype="boolean")
+                elif col in _INT_COLUMNS:
+                    data[col] = pd.array(values, dtype="Int64")
+                else:
+                    data[col] = pd.Series(values, dtype=object)
+            frame = pd.DataFrame(data)
+            for col in frame.columns:
+                if col in _DATE_COLUMNS:
+                    frame[col] = frame[col].astype("datetime64[ns]")
+            frames[table] = frame
+        self._reset_cols()
+        return frames
+
+    def take_rejections(self, la_code: str) -> pd.DataFrame:
+        self.log.la_code = la_code
+        frame = self.log.to_frame()
+        self.log = rj.RejectionLog(self.source_file, la_code)
+        return frame
+
+
+def _census_year(ref_date: str | None, year: str | None) -> int | None:
+    if ref_date is not None:
+        iso, reason = check_date(ref_date)
+        if reason is None and iso is not None:
+            d = dt.date.fromisoformat(iso)
+            return d.year if (d.month, d.day) <= (3, 31) else d.year + 1
+    if year is not None and re.fullmatch(r"\d{4}", year):
+        return int(year)
+    return None
+
+
+def _check_prolog(path: str) -> None:
+    """Refuse DOCTYPE / entity declarations and a wrong root before reading any record."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise InputFileError(path, "empty file")
+        it = etree.iterparse(
+            path,
+            events=("start",),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        for _event, el in it:
+            info = el.getroottree().docinfo
+            if info.doctype or info.internalDTD is not None or info.system_url:
+                raise InputFileError(
+                    path, "document carries a DOCTYPE / entity declarations; refused for safety"
+                )
+            if el.tag != ROOT_TAG:
+                raise InputFileError(
+                    path, f"root element is <{el.tag}>, expected <{ROOT_TAG}> (not a CIN census return)"
+                )
+            return
+        raise InputFileError(path, "not XML: no root element")
+    except etree.XMLSyntaxError as exc:
+        msg = str(exc.msg or exc)
+        if "DOCTYPE" in msg or "Entity" in msg or "ENTITY" in msg:
+            raise InputFileError(path, f"document carries a DOCTYPE / entity declarations ({msg})") from exc
+        if exc.position[0] <= 1 and exc.position[1] <= 1:
+            raise InputFileError(path, f"not XML ({msg})") from exc
+        raise InputFileError(path, f"malformed XML at line {exc.position[0]}: {msg}") from exc
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def iter_cin_xml_chunks(
+    path: str | os.PathLike[str], chunk_children: int | None = None
+) -> Iterator[ParsedReturn]:
+    """Parse one CIN XML return, yielding :class:`ParsedReturn` chunks of about ``chunk_children``.
+
+    With ``chunk_children=None`` one chunk holds the whole file. Chunked reading keeps memory
+    flat for consumers that process and discard each chunk; a whole-file error found late (a
+    truncated file) is raised after earlier chunks were yielded, so such consumers must discard
+    their output on error. :func:`parse_cin_xml` and :func:`read_cin_xml` never return partial
+    results.
+    """
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        raise InputFileError(p, "is a directory, not a CIN XML file")
+    _check_prolog(p)
+    name = Path(p).name
+    parser = _ReturnParser(name)
+    la_code: str | None = None
+    census_year: int | None = None
+    header_seen = False
+    try:
+        it = etree.iterparse(
+            p,
+            events=("end",),
+            tag=("Header", "Child"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        for _event, el in it:
+            parent = el.getparent()
+            if el.tag == "Header":
+                if header_seen or parent is None or parent.getparent() is not None:
+                    continue
+                header_seen = True
+                la_code = (el.findtext("Source/LEA") or "").strip() or None
+                census_year = _census_year(
+                    (el.findtext("CollectionDetails/ReferenceDate") or "").strip() or None,
+                    (el.findtext("CollectionDetails/Year") or "").strip() or None,
+                )
+                continue
+            misplaced = parent is None or parent.tag != "Children"
+            parser.child(el, misplaced)
+            if not misplaced:
+                el.clear()
+                while el.getprevious() is not None:
+                    del parent[0]
+            if chunk_children is not None and parser.n_children >= chunk_children:
+                la = _check_la(p, la_code)
+                yield _chunk(p, parser, la, census_year)
+                parser.n_children = 0
+    except etree.XMLSyntaxError as exc:
+        msg = str(exc.msg or exc)
+        raise InputFileError(p, f"malformed XML at line {exc.position[0]}: {msg}") from exc
+    except OSError as exc:
+        raise InputFileError(p, f"cannot read file ({exc.strerror or exc})") from exc
+    la = _check_la(p, la_code)
+    yield _chunk(p, parser, la, census_year)
+
+
+def _check_la(path: str, la_code: str | None) -> str:
+    if la_code is None:
+        raise InputFileError(path, "no Header/Source/LEA (3-digit LA code) before the children")
+    if not re.fullmatch(r"\d{3}", la_code):
+        raise InputFileError(path, f"Header/Source/LEA is {la_code!r}, not a 3-digit LA code")
+    return la_code
+
+
+def _chunk(path: str, parser: _ReturnParser, la_code: str, census_year: int | None) -> ParsedReturn:
+    return ParsedReturn(
+        path=path,
+        la_code=la_code,
+        census_year=census_year,
+        tables=parser.take_frames(la_code),
+        rejections=parser.take_rejections(la_code),
+    )
+
+
+def parse_cin_xml(path: str | os.PathLike[str]) -> ParsedReturn:
+    """Parse one return completely (no linkage); see the module docstring for the rules."""
+    chunks = list(iter_cin_xml_chunks(path))
+    return chunks[0]
+
+
+def read_cin_xml(path: str | os.PathLike[str], *, validate: bool = True) -> CINTables:
+    """Read one CIN census XML return into validated :class:`CINTables`.
+
+    Equivalent to ``recurrence.data.reader.read_cin([path])``: the return is linked on its own
+    (``child_key`` from the UPN, or from LA and child id) and every episode gets the return's
+    census year.
+    """
+    from recurrence.data.linkage import link_returns
+
+    return link_returns([parse_cin_xml(path)], validate=validate)

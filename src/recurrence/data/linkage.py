@@ -1,0 +1,259 @@
+"""Linking returns into one dataset: ``child_key``, cross-LA linkage and de-duplication.
+
+A researcher holds a folder of CIN returns from several LAs and census years. The same child
+and the same episode appear in several of them (an episode open across 31 March is returned
+in every census year it was open, with whatever was added since). The rules used here:
+
+Child key (:func:`child_key`)
+    From the UPN when one is recorded (in any of the child's returns within an LA; the latest
+    return's UPN wins), else from ``la_code`` and ``la_child_id``. The UPN is the key the NPD's
+    pupil matching reference is built on, so a child who moves LA keeps one ``child_key``
+    exactly when both LAs recorded the UPN, which reproduces the NPD's linkage (and its gaps:
+    children without a UPN cannot be followed across LAs). The key is the first 20 hex digits
+    of ``sha256(LINKAGE_SALT + kind + value)`` prefixed ``U`` (UPN) or ``L`` (LA + child id),
+    so the key is not the UPN itself. This is pseudonymisation, not anonymisation: the salt is
+    public and the UPN space can be enumerated.
+Children
+    One row per (``la_code``, ``la_child_id``); the row from the latest census year wins (ties:
+    the later file in input order), because later returns carry corrections.
+Episodes
+    One row per (``la_code``, ``la_child_id``, ``cin_referral_date``), taken with everything
+    nested in it (assessments, factors, CIN plans, section 47 enquiries, plans, reviews) from the
+    latest census year that returned it (ties: the later file). Earlier copies are the same
+    episode reported again, not errors, so they do not appear in ``rejections``;
+    ``cin_episodes.census_year`` records the census year the kept copy came from.
+Plans across episodes
+    ``cpps`` is unique on (``la_code``, ``la_child_id``, ``cpp_start_date``). If, after episode
+    de-duplication, two kept episodes hold a plan with the same start (an episode whose
+    referral date was corrected between years), the plan from the latest return is kept and the
+    other is rejected as ``duplicate cpp`` (its reviews with it), so the loss accounting holds.
+Within one file
+    Duplicates are rejected by the reader (:mod:`recurrence.data.cin_xml`), never merged.
+
+Every table is sorted by its unique key (:func:`sort_tables`), so output does not depend on
+input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+import numpy as np
+import pandas as pd
+
+from recurrence.data import rejections as rj
+from recurrence.data.schema import SCHEMAS, TABLE_NAMES, CINTables, coerce_table, empty_table
+
+LINKAGE_SALT: Final = b"recurrence/cin-linkage/v1:"
+"""Constant salt of the child-key hash (public: keys are pseudonyms, not secrets)."""
+
+EPISODE_KEY: Final = ["la_code", "la_child_id", "cin_referral_date"]
+CHILD_ID: Final = ["la_code", "la_child_id"]
+
+SORT_KEYS: Final[dict[str, list[str]]] = {
+    "children": ["la_code", "la_child_id"],
+    "cin_episodes": EPISODE_KEY,
+    "assessments": [*EPISODE_KEY, "assessment_actual_start_date"],
+    "assessment_factors": [*EPISODE_KEY, "assessment_actual_start_date", "assessment_factor"],
+    "cin_plans": [*EPISODE_KEY, "cin_plan_start_date"],
+    "section47": [*EPISODE_KEY, "s47_actual_start_date"],
+    "cpps": ["la_code", "la_child_id", "cpp_start_date"],
+    "cpp_reviews": ["la_code", "la_child_id", "cpp_start_date", "cpp_review_date"],
+}
+"""The unique key of each table (as in :mod:`recurrence.data.schema`), used to sort it."""
+
+
+class ParsedLike(Protocol):
+    """What :func:`link_returns` needs of a parsed return (see ``cin_xml.ParsedReturn``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def la_code(self) -> str: ...
+    @property
+    def census_year(self) -> int | None: ...
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]: ...
+    @property
+    def rejections(self) -> pd.DataFrame: ...
+
+
+def _digest(kind: bytes, value: str) -> str:
+    return hashlib.sha256(LINKAGE_SALT + kind + value.encode("utf-8")).hexdigest()[:20]
+
+
+def child_key(la_code: str, la_child_id: str, upn: str | None = None) -> str:
+    """The cross-LA linkage key of one child record (see the module docstring).
+
+    Parameters
+    ----------
+    la_code, la_child_id
+        The LA and the LA's child id, used when no UPN is recorded.
+    upn
+        The unique pupil number (case-insensitive), or ``None``/empty when not recorded.
+    """
+    if upn:
+        return "U" + _digest(b"UPN:", upn.strip().upper())
+    return "L" + _digest(b"LA:", f"{la_code}\x1f{la_child_id}")
+
+
+def child_keys(la_code: pd.Series, la_child_id: pd.Series, upn: pd.Series) -> pd.Series:
+    """Vectorised :func:`child_key` over aligned series (missing UPN -> LA-based key)."""
+    out = [
+        child_key(la, cid, None if u is None or (isinstance(u, float) and np.isnan(u)) else u)
+        for la, cid, u in zip(la_code, la_child_id, upn, strict=True)
+    ]
+    return pd.Series(out, index=la_code.index, dtype=object)
+
+
+def sort_tables(tables: CINTables) -> CINTables:
+    """Sort every table by its unique key (rejections keep their order) and reset the index."""
+    out = {}
+    for name, frame in tables.items():
+        if name in SORT_KEYS and len(frame):
+            frame = frame.sort_values(SORT_KEYS[name], kind="stable")
+        out[name] = frame.reset_index(drop=True)
+    return CINTables(**out)
+
+
+def _order_returns(returns: Sequence[ParsedLike]) -> list[int]:
+    """Indices of ``returns`` from oldest to newest census year (missing year first; ties keep input order)."""
+    return sorted(
+        range(len(returns)),
+        key=lambda i: (returns[i].census_year if returns[i].census_year is not None else -1, i),
+    )
+
+
+def link_returns(returns: Sequence[ParsedLike], *, validate: bool = True) -> CINTables:
+    """Link parsed returns into one de-duplicated :class:`CINTables` (rules in the module docstring).
+
+    Parameters
+    ----------
+    returns
+        Parsed returns or chunks of returns (chunks of one file share its census year, and are
+        disjoint because the reader rejects within-file duplicates).
+    validate
+        Validate every table against :mod:`recurrence.data.schema` before returning.
+    """
+    if not returns:
+        tables = CINTables.empty()
+        return tables.validate() if validate else tables
+    order = _order_returns(returns)
+    rank = {i: r for r, i in enumerate(order)}  # later rank = newer return
+
+    def gather(name: str) -> pd.DataFrame:
+        frames = []
+        for i in order:
+            f = returns[i].tables[name]
+            if len(f):
+                f = f.assign(_rank=rank[i], _year=returns[i].census_year)
+                frames.append(f)
+        if not frames:
+            f = returns[order[0]].tables[name].iloc[0:0]
+            return f.assign(_rank=pd.Series(dtype="int64"), _year=pd.Series(dtype="Int64"))
+        return pd.concat(frames, ignore_index=True)
+
+    children = gather("children")
+    # The latest non-missing UPN of each LA child record, over all its returns.
+    upns = children.loc[children["upn"].notna(), [*CHILD_ID, "upn"]].drop_duplicates(CHILD_ID, keep="last")
+    given = None
+    if "child_key" in children.columns:
+        # Readers that carry their own linkage key (the NPD's pupil matching reference).
+        given = children.loc[children["child_key"].notna(), [*CHILD_ID, "child_key"]]
+        given = given.drop_duplicates(CHILD_ID, keep="last").rename(columns={"child_key": "_given"})
+        children = children.drop(columns=["child_key"])
+    children = children.drop(columns=["upn"]).drop_duplicates(CHILD_ID, keep="last")
+    children = children.merge(upns, on=CHILD_ID, how="left")
+    children["child_key"] = child_keys(children["la_code"], children["la_child_id"], children["upn"])
+    if given is not None:
+        children = children.merge(given, on=CHILD_ID, how="left")
+        children["child_key"] = children["_given"].where(children["_given"].notna(), children["child_key"])
+        children = children.drop(columns=["_given"])
+    keys = children[[*CHILD_ID, "child_key"]]
+
+    episodes = gather("cin_episodes").drop_duplicates(EPISODE_KEY, keep="last")
+    winners = episodes[[*EPISODE_KEY, "_rank"]]
+    episodes = episodes.assign(census_year=episodes["_year"].astype("Int64"))
+
+    out: dict[str, pd.DataFrame] = {"children": children, "cin_episodes": episodes}
+    for name in ("assessments", "assessment_factors", "cin_plans", "section47", "cpps", "cpp_reviews"):
+        frame = gather(name)
+        out[name] = frame.merge(winners, on=[*EPISODE_KEY, "_rank"], how="inner")
+
+    rejection_frames = [returns[i].rejections for i in range(len(returns))]
+    cpps, reviews, extra = _dedupe_plans(out["cpps"], out["cpp_reviews"], returns, order)
+    out["cpps"], out["cpp_reviews"] = cpps, reviews
+    if len(extra):
+        rejection_frames.append(extra)
+
+    result: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        if name == "rejections":
+            frames = [f for f in rejection_frames if len(f)]
+            result[name] = (
+                coerce_table(name, pd.concat(frames, ignore_index=True)) if frames else empty_table(name)
+            )
+            continue
+        frame = out[name].drop(columns=["child_key"], errors="ignore").merge(keys, on=CHILD_ID, how="left")
+        if len(frame) and frame["child_key"].isna().any():
+            # Only reachable if a sub-record's child row is missing, which the reader prevents.
+            raise AssertionError(f"{name}: rows without a child record")
+        if name == "cin_episodes":
+            frame["census_year"] = frame["census_year"].astype("Int64")
+        result[name] = coerce_table(name, frame[list(SCHEMAS[name].columns)]) if len(frame) else empty_table(name)
+    tables = sort_tables(CINTables(**result))
+    return tables.validate() if validate else tables
+
+
+def _dedupe_plans(
+    cpps: pd.DataFrame,
+    reviews: pd.DataFrame,
+    returns: Sequence[ParsedLike],
+    order: list[int],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Keep one plan per (LA, child, start) across kept episodes; reject the others with reviews."""
+    key = ["la_code", "la_child_id", "cpp_start_date"]
+    if not len(cpps):
+        return cpps, reviews, empty_table("rejections")
+    cpps = cpps.sort_values(["_rank", "cin_referral_date"], kind="stable")
+    dup = cpps.duplicated(key, keep="last")
+    if not dup.any():
+        return cpps, reviews, empty_table("rejections")
+    dropped = cpps.loc[dup, [*key, "cin_referral_date", "_rank"]]
+    path_of = {rank: returns[i].path.replace("\\", "/").rsplit("/", 1)[-1] for rank, i in enumerate(order)}
+    rows: list[dict[str, object]] = []
+    for la, cid, start, rank in zip(
+        dropped["la_code"], dropped["la_child_id"], dropped["cpp_start_date"], dropped["_rank"], strict=True
+    ):
+        rows.append(
+            {
+                "source_file": path_of[int(rank)],
+                "record": "cpp",
+                "la_code": la,
+                "la_child_id": cid,
+                "element": "CPPstartDate",
+                "value": pd.Timestamp(start).date().isoformat(),
+                "reason": rj.DUPLICATE.format(kind="cpp"),
+            }
+        )
+    marked = reviews.merge(dropped.assign(_drop=True), on=[*key, "cin_referral_date", "_rank"], how="left")
+    gone = marked["_drop"].eq(True).to_numpy()
+    lost = marked.loc[gone]
+    for la, cid, date, rank in zip(
+        lost["la_code"], lost["la_child_id"], lost["cpp_review_date"], lost["_rank"], strict=True
+    ):
+        rows.append(
+            {
+                "source_file": path_of[int(rank)],
+                "record": "review",
+                "la_code": la,
+                "la_child_id": cid,
+                "element": "CPPreviewDate",
+                "value": pd.Timestamp(date).date().isoformat(),
+                "reason": rj.PARENT_REJECTED.format(kind="cpp"),
+            }
+        )
+    reviews = marked.loc[~gone].drop(columns=["_drop"])
+    return cpps.loc[~dup], reviews, coerce_table("rejections", pd.DataFrame(rows))
