@@ -38,3 +38,4 @@ def main(argv: list[str] | None = None) -> None:
 
 # Sub-command modules register themselves on `app` when imported.
 from recurrence.cli import version as _version  # noqa: E402,F401
+from recurrence.cli import reproduce as _reproduce  # noqa: E402,F401
