@@ -201,7 +201,7 @@ def render_report(
                 "script": f"analyses/{step.script.name}",
                 "findings": list(run.record.findings),
                 "skipped": run.record.skipped,
-                "items": items,
+                "artefacts": items,
             }
         )
     html = (
