@@ -309,6 +309,7 @@ def logit_arrays(
     check: bool = True,
     outcome: str = "y",
     covariates: Sequence[str] = (),
+    maxit: int = 50,
 ) -> LogitResults:
     """Fit a binomial GLM on a numeric design (the fast path behind :func:`logit`).
 
@@ -328,6 +329,8 @@ def logit_arrays(
         Known component of the linear predictor.
     check
         Validate 0/1 outcome, finiteness and rank (skip only for inputs already checked).
+    maxit
+        Maximum IRLS iterations.
 
     Raises
     ------
@@ -373,7 +376,7 @@ def logit_arrays(
     if ybar in (0.0, 1.0):
         raise_separation(["(Intercept)"], outcome)
 
-    fit = fit_binomial(X, y, weights=weights, offset=offset, link=link)
+    fit = fit_binomial(X, y, weights=weights, offset=offset, link=link, maxit=maxit)
     # Separation shows as fitted probabilities running to 0 or 1 (or no convergence); the LP
     # then decides, so ordinary fits never pay for it.
     extreme = bool(np.any(np.abs(fit.eta - (0 if offset is None else offset)) > 17.0)) and (
@@ -386,7 +389,7 @@ def logit_arrays(
         if not fit.converged:
             raise ConvergenceError(
                 f"IRLS did not converge in {fit.n_iter} iterations (no separation found); "
-                "rescale covariates or check for near-collinear terms"
+                "raise maxit, rescale covariates or check for near-collinear terms"
             )
     n_clusters: int | None = None
     if cov_type == "model":

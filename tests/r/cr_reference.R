@@ -1,0 +1,25 @@
+# Reference values for recurrence.models.cuminc (Aalen-Johansen via survfit with a multi-state
+# factor status) and recurrence.models.finegray (cmprsk::crr).
+# Run from the repository root: Rscript tests/r/cr_reference.R -> tests/r/ref/cr_*.csv
+suppressPackageStartupMessages({library(survival); library(cmprsk)})
+options(digits = 17)
+aj <- list(); fg <- list()
+for (f in c("cr", "cr_ties")) {
+  d <- read.csv(file.path("tests/r/data", paste0(f, ".csv")))
+  d$state <- factor(d$status, 0:2, c("censor", "cause1", "cause2"))
+  fit <- survfit(Surv(time, state) ~ 1, data = d)
+  for (k in 2:3) {
+    aj[[length(aj) + 1]] <- data.frame(dataset = f, cause = k - 1, time = fit$time,
+      n_risk = fit$n.risk[, 1], estimate = fit$pstate[, k], std_err = fit$std.err[, k],
+      lower = fit$lower[, k], upper = fit$upper[, k])
+  }
+  for (cause in 1:2) {
+    m <- crr(d$time, d$status, cov1 = cbind(x1 = d$x1, x2 = d$x2), failcode = cause,
+             cencode = 0, gtol = 1e-12, maxiter = 100)
+    fg[[length(fg) + 1]] <- data.frame(dataset = f, cause = cause, term = names(m$coef),
+      estimate = unname(m$coef), std_err = sqrt(diag(m$var)), loglik = m$loglik)
+  }
+}
+write.csv(do.call(rbind, aj), "tests/r/ref/cr_aalen_johansen.csv", row.names = FALSE)
+write.csv(do.call(rbind, fg), "tests/r/ref/cr_finegray.csv", row.names = FALSE)
+cat("survival", format(packageVersion("survival")), "cmprsk", format(packageVersion("cmprsk")), "\n")

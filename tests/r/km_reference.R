@@ -1,0 +1,18 @@
+# Reference values for recurrence.models.km (Kaplan-Meier, survival::survfit defaults:
+# Greenwood variance, log-transformed 95% CI). Run from the repository root:
+#   Rscript tests/r/km_reference.R -> tests/r/ref/km_reference.csv
+suppressPackageStartupMessages(library(survival))
+options(digits = 17)
+d <- read.csv("tests/r/data/km_ties.csv")
+one <- function(fit, group) data.frame(group = group, time = fit$time, n_risk = fit$n.risk,
+  n_event = fit$n.event, n_censor = fit$n.censor, surv = fit$surv, std_err = fit$std.err,
+  lower = fit$lower, upper = fit$upper)
+all <- one(survfit(Surv(time, status) ~ 1, data = d), "all")
+g0 <- one(survfit(Surv(time, status) ~ 1, data = d[d$group == 0, ]), "0")
+g1 <- one(survfit(Surv(time, status) ~ 1, data = d[d$group == 1, ]), "1")
+pl <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "plain")
+ll <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "log-log")
+res <- rbind(all, g0, g1,
+  transform(one(pl, "plain")), transform(one(ll, "log-log")))
+write.csv(res, "tests/r/ref/km_reference.csv", row.names = FALSE)
+cat("survival", format(packageVersion("survival")), "\n")
