@@ -160,7 +160,7 @@ def check_full_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL) 
     if zero.any():
         raise ModelInputError(
             "singular design: term(s) "
-            + ", ".join(str(names[j]) for j in np.flatnonzero(zero))
+            + ", ".join(str(names[int(j)]) for j in np.flatnonzero(zero))
             + " are all zero"
         )
     Xs = X / scale
@@ -214,7 +214,7 @@ def detect_separation(
     if res.status != 0 or -res.fun <= tol * max(1.0, float(np.abs(A).sum()) * 1e-9):
         return []
     b = res.x
-    return [str(names[j]) for j in np.flatnonzero(np.abs(b) > 1e-6)]
+    return [str(names[int(j)]) for j in np.flatnonzero(np.abs(b) > 1e-6)]
 
 
 def raise_separation(terms: Sequence[str], outcome: str) -> None:

@@ -157,12 +157,12 @@ def _profile_ci(res: FirthResults, level: float) -> pd.DataFrame:
         for sign, out in ((-1.0, lower), (1.0, upper)):
             start["beta"] = bhat.copy()
             step = max(se[j], 1e-3)
-            a, fa = bhat[j], -q
+            a = bhat[j]
             b = bhat[j] + sign * 2.0 * step
             fb = dev(b)
             k = 0
             while fb < 0 and k < 60:
-                a, fa = b, fb
+                a = b
                 step *= 2.0
                 b = bhat[j] + sign * 2.0 * step
                 fb = dev(b)
