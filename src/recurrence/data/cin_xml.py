@@ -444,7 +444,9 @@ class _ReturnParser:
         self.cols = {t: {c: [] for c in cs} for t, cs in TABLE_COLUMNS.items()}
 
     # -- rejection helpers -------------------------------------------------------------
-    def _reject(self, rec: _Rec, reason: str, element: str | None, value: str | None, cid: str | None) -> None:
+    def _reject(
+        self, rec: _Rec, reason: str, element: str | None, value: str | None, cid: str | None
+    ) -> None:
         self.log.add(rec.kind, reason, la_child_id=cid, element=element, value=value)
         self._cascade(rec, cid)
 
@@ -630,10 +632,18 @@ class _ReturnParser:
         for item in rec.subs:
             code = item.vals.get("AssessmentFactors")
             if code is None:
-                self.log.add("factor", rj.MISSING_REQUIRED, la_child_id=cid, element="AssessmentFactors")
+                self.log.add(
+                    "factor", rj.MISSING_REQUIRED, la_child_id=cid, element="AssessmentFactors"
+                )
                 continue
             if code not in _FACTORS:
-                self.log.add("factor", rj.UNKNOWN_CODE, la_child_id=cid, element="AssessmentFactors", value=code)
+                self.log.add(
+                    "factor",
+                    rj.UNKNOWN_CODE,
+                    la_child_id=cid,
+                    element="AssessmentFactors",
+                    value=code,
+                )
                 continue
             if self._duplicate(item, (cid, ref, start, code)):
                 self.log.add(
@@ -772,14 +782,17 @@ def _check_prolog(path: str) -> None:
                 )
             if el.tag != ROOT_TAG:
                 raise InputFileError(
-                    path, f"root element is <{el.tag}>, expected <{ROOT_TAG}> (not a CIN census return)"
+                    path,
+                    f"root element is <{el.tag}>, expected <{ROOT_TAG}> (not a CIN census return)",
                 )
             return
         raise InputFileError(path, "not XML: no root element")
     except etree.XMLSyntaxError as exc:
         msg = str(exc.msg or exc)
         if "DOCTYPE" in msg or "Entity" in msg or "ENTITY" in msg:
-            raise InputFileError(path, f"document carries a DOCTYPE / entity declarations ({msg})") from exc
+            raise InputFileError(
+                path, f"document carries a DOCTYPE / entity declarations ({msg})"
+            ) from exc
         if exc.position[0] <= 1 and exc.position[1] <= 1:
             raise InputFileError(path, f"not XML ({msg})") from exc
         raise InputFileError(path, f"malformed XML at line {exc.position[0]}: {msg}") from exc

@@ -17,16 +17,19 @@ Children
     One row per (``la_code``, ``la_child_id``); the row from the latest census year wins (ties:
     the later file in input order), because later returns carry corrections.
 Episodes
-    One row per (``la_code``, ``la_child_id``, ``cin_referral_date``), taken with everything
-    nested in it (assessments, factors, CIN plans, section 47 enquiries, plans, reviews) from the
-    latest census year that returned it (ties: the later file). Earlier copies are the same
-    episode reported again, not errors, so they do not appear in ``rejections``;
-    ``cin_episodes.census_year`` records the census year the kept copy came from.
-Plans across episodes
-    ``cpps`` is unique on (``la_code``, ``la_child_id``, ``cpp_start_date``). If, after episode
-    de-duplication, two kept episodes hold a plan with the same start (an episode whose
-    referral date was corrected between years), the plan from the latest return is kept and the
-    other is rejected as ``duplicate cpp`` (its reviews with it), so the loss accounting holds.
+    One row per (``la_code``, ``la_child_id``, ``cin_referral_date``), from the latest census
+    year that returned it (ties: the later file). Earlier copies are the same episode reported
+    again, not errors, so they do not appear in ``rejections``; ``cin_episodes.census_year``
+    records the census year the kept copy came from.
+Records nested in episodes
+    A census year returns the assessments, plans and reviews active in that year, so an episode
+    open over several years has its history spread over several returns. Assessments, CIN
+    plans, section 47 enquiries, plans and reviews are therefore pooled over all returns and
+    de-duplicated on their own keys (the keys of :mod:`recurrence.data.schema`; the latest copy
+    wins). Factors are taken from the kept copy of their assessment (a later return may correct
+    them). A plan is identified by (``la_code``, ``la_child_id``, ``cpp_start_date``); its
+    reviews follow it, and take its ``cin_referral_date`` if a return filed it under another
+    referral date.
 Within one file
     Duplicates are rejected by the reader (:mod:`recurrence.data.cin_xml`), never merged.
 
@@ -43,7 +46,6 @@ from typing import Final, Protocol
 import numpy as np
 import pandas as pd
 
-from recurrence.data import rejections as rj
 from recurrence.data.schema import SCHEMAS, TABLE_NAMES, CINTables, coerce_table, empty_table
 
 LINKAGE_SALT: Final = b"recurrence/cin-linkage/v1:"
@@ -157,7 +159,9 @@ def link_returns(returns: Sequence[ParsedLike], *, validate: bool = True) -> CIN
 
     children = gather("children")
     # The latest non-missing UPN of each LA child record, over all its returns.
-    upns = children.loc[children["upn"].notna(), [*CHILD_ID, "upn"]].drop_duplicates(CHILD_ID, keep="last")
+    upns = children.loc[children["upn"].notna(), [*CHILD_ID, "upn"]].drop_duplicates(
+        CHILD_ID, keep="last"
+    )
     given = None
     if "child_key" in children.columns:
         # Readers that carry their own linkage key (the NPD's pupil matching reference).
@@ -166,94 +170,60 @@ def link_returns(returns: Sequence[ParsedLike], *, validate: bool = True) -> CIN
         children = children.drop(columns=["child_key"])
     children = children.drop(columns=["upn"]).drop_duplicates(CHILD_ID, keep="last")
     children = children.merge(upns, on=CHILD_ID, how="left")
-    children["child_key"] = child_keys(children["la_code"], children["la_child_id"], children["upn"])
+    children["child_key"] = child_keys(
+        children["la_code"], children["la_child_id"], children["upn"]
+    )
     if given is not None:
         children = children.merge(given, on=CHILD_ID, how="left")
-        children["child_key"] = children["_given"].where(children["_given"].notna(), children["child_key"])
+        children["child_key"] = children["_given"].where(
+            children["_given"].notna(), children["child_key"]
+        )
         children = children.drop(columns=["_given"])
     keys = children[[*CHILD_ID, "child_key"]]
 
     episodes = gather("cin_episodes").drop_duplicates(EPISODE_KEY, keep="last")
-    winners = episodes[[*EPISODE_KEY, "_rank"]]
     episodes = episodes.assign(census_year=episodes["_year"].astype("Int64"))
-
     out: dict[str, pd.DataFrame] = {"children": children, "cin_episodes": episodes}
-    for name in ("assessments", "assessment_factors", "cin_plans", "section47", "cpps", "cpp_reviews"):
-        frame = gather(name)
-        out[name] = frame.merge(winners, on=[*EPISODE_KEY, "_rank"], how="inner")
-
+    for name in ("assessments", "cin_plans", "section47", "cpps", "cpp_reviews"):
+        out[name] = gather(name).drop_duplicates(SORT_KEYS[name], keep="last")
+    # Factors come with the copy of their assessment that was kept (a later return may correct them).
+    kept = out["assessments"][[*SORT_KEYS["assessments"], "_rank"]]
+    out["assessment_factors"] = gather("assessment_factors").merge(
+        kept, on=[*SORT_KEYS["assessments"], "_rank"], how="inner"
+    )
+    # A review belongs to the plan kept under (LA, child, plan start), whatever referral it was filed under.
+    plan_ref = out["cpps"][["la_code", "la_child_id", "cpp_start_date", "cin_referral_date"]]
+    out["cpp_reviews"] = (
+        out["cpp_reviews"]
+        .drop(columns=["cin_referral_date"])
+        .merge(plan_ref, on=SORT_KEYS["cpps"], how="inner")
+    )
     rejection_frames = [returns[i].rejections for i in range(len(returns))]
-    cpps, reviews, extra = _dedupe_plans(out["cpps"], out["cpp_reviews"], returns, order)
-    out["cpps"], out["cpp_reviews"] = cpps, reviews
-    if len(extra):
-        rejection_frames.append(extra)
 
     result: dict[str, pd.DataFrame] = {}
     for name in TABLE_NAMES:
         if name == "rejections":
             frames = [f for f in rejection_frames if len(f)]
             result[name] = (
-                coerce_table(name, pd.concat(frames, ignore_index=True)) if frames else empty_table(name)
+                coerce_table(name, pd.concat(frames, ignore_index=True))
+                if frames
+                else empty_table(name)
             )
             continue
-        frame = out[name].drop(columns=["child_key"], errors="ignore").merge(keys, on=CHILD_ID, how="left")
+        frame = (
+            out[name]
+            .drop(columns=["child_key"], errors="ignore")
+            .merge(keys, on=CHILD_ID, how="left")
+        )
         if len(frame) and frame["child_key"].isna().any():
             # Only reachable if a sub-record's child row is missing, which the reader prevents.
             raise AssertionError(f"{name}: rows without a child record")
         if name == "cin_episodes":
             frame["census_year"] = frame["census_year"].astype("Int64")
-        result[name] = coerce_table(name, frame[list(SCHEMAS[name].columns)]) if len(frame) else empty_table(name)
+        result[name] = (
+            coerce_table(name, frame[list(SCHEMAS[name].columns)])
+            if len(frame)
+            else empty_table(name)
+        )
     tables = sort_tables(CINTables(**result))
     return tables.validate() if validate else tables
-
-
-def _dedupe_plans(
-    cpps: pd.DataFrame,
-    reviews: pd.DataFrame,
-    returns: Sequence[ParsedLike],
-    order: list[int],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Keep one plan per (LA, child, start) across kept episodes; reject the others with reviews."""
-    key = ["la_code", "la_child_id", "cpp_start_date"]
-    if not len(cpps):
-        return cpps, reviews, empty_table("rejections")
-    cpps = cpps.sort_values(["_rank", "cin_referral_date"], kind="stable")
-    dup = cpps.duplicated(key, keep="last")
-    if not dup.any():
-        return cpps, reviews, empty_table("rejections")
-    dropped = cpps.loc[dup, [*key, "cin_referral_date", "_rank"]]
-    path_of = {rank: returns[i].path.replace("\\", "/").rsplit("/", 1)[-1] for rank, i in enumerate(order)}
-    rows: list[dict[str, object]] = []
-    for la, cid, start, rank in zip(
-        dropped["la_code"], dropped["la_child_id"], dropped["cpp_start_date"], dropped["_rank"], strict=True
-    ):
-        rows.append(
-            {
-                "source_file": path_of[int(rank)],
-                "record": "cpp",
-                "la_code": la,
-                "la_child_id": cid,
-                "element": "CPPstartDate",
-                "value": pd.Timestamp(start).date().isoformat(),
-                "reason": rj.DUPLICATE.format(kind="cpp"),
-            }
-        )
-    marked = reviews.merge(dropped.assign(_drop=True), on=[*key, "cin_referral_date", "_rank"], how="left")
-    gone = marked["_drop"].eq(True).to_numpy()
-    lost = marked.loc[gone]
-    for la, cid, date, rank in zip(
-        lost["la_code"], lost["la_child_id"], lost["cpp_review_date"], lost["_rank"], strict=True
-    ):
-        rows.append(
-            {
-                "source_file": path_of[int(rank)],
-                "record": "review",
-                "la_code": la,
-                "la_child_id": cid,
-                "element": "CPPreviewDate",
-                "value": pd.Timestamp(date).date().isoformat(),
-                "reason": rj.PARENT_REJECTED.format(kind="cpp"),
-            }
-        )
-    reviews = marked.loc[~gone].drop(columns=["_drop"])
-    return cpps.loc[~dup], reviews, coerce_table("rejections", pd.DataFrame(rows))
