@@ -242,6 +242,34 @@ class StepContext:
         self.artefacts.append(Artefact(rel, "figure", caption))
         return path
 
+    def register(
+        self,
+        path: Path,
+        *,
+        caption: str,
+        declaration: TableDeclaration | None = None,
+    ) -> Path:
+        """Declare a file that package code wrote into :attr:`out_dir` (a CSV or a PNG).
+
+        CSV files need a ``declaration`` (which columns are counts, or why the table is not
+        child-level) and are checked, but not modified, by the final disclosure check; a
+        child-level CSV written this way must already be suppressed and rounded.
+        """
+        path = Path(path)
+        rel = path.resolve().relative_to(self.out_dir.resolve()).as_posix()
+        if not path.is_file():
+            raise RecurrenceError(f"step {self.name}: {path} was not written")
+        if path.suffix == ".csv":
+            if declaration is None:
+                raise RecurrenceError(f"step {self.name}: {rel} needs a disclosure declaration")
+            self.declarations[rel] = declaration
+            self.artefacts.append(Artefact(rel, "table", caption))
+        elif path.suffix == ".png":
+            self.artefacts.append(Artefact(rel, "figure", caption))
+        else:
+            raise RecurrenceError(f"step {self.name}: cannot show {rel} in the report")
+        return path
+
     def finding(self, text: str) -> None:
         """Add a sentence of findings, in words, to the report."""
         self.findings.append(text)
