@@ -157,7 +157,7 @@ def census_year_of(text: str) -> int | None:
 
 
 def _columns(header: Sequence[str], path: str) -> dict[str, str]:
-    lower = {}
+    lower: dict[str, str] = {}
     for col in header:
         lower.setdefault(col.strip().lower(), col)
     found: dict[str, str] = {}
@@ -492,10 +492,10 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             )
             for t, cs in TABLE_COLUMNS.items()
         }
-        for t, cs in TABLE_COLUMNS.items():
-            for col in cs:
+        for tname, tcols_ in TABLE_COLUMNS.items():
+            for col in tcols_:
                 if col in _DATE_COLUMNS:
-                    empty[t][col] = empty[t][col].astype("datetime64[ns]")
+                    empty[tname][col] = empty[tname][col].astype("datetime64[ns]")
         out.append(
             NPDReturn(
                 path=str(p), la_code="000", census_year=None, tables=empty, rejections=rejections

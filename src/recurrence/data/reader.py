@@ -22,10 +22,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from pandera import errors as pa_errors
 
 from recurrence.data import cin_xml, npd
 from recurrence.data.io import read_tables
-from recurrence.data.linkage import link_returns, sort_tables
+from recurrence.data.linkage import ParsedLike, link_returns, sort_tables
 from recurrence.data.schema import TABLE_NAMES, CINTables, coerce_table, empty_table
 from recurrence.errors import InputFileError
 
@@ -92,7 +93,7 @@ def read_cin(
     if not paths:
         raise InputFileError("(none)", "no input paths given")
     files, table_dirs = expand_paths(paths)
-    parsed = []
+    parsed: list[ParsedLike] = []
     for f in files:
         if f.suffix.lower() in XML_SUFFIXES:
             parsed.append(cin_xml.parse_cin_xml(f))
@@ -113,4 +114,11 @@ def read_cin(
                 else empty_table(name)
             )
         tables = sort_tables(CINTables(**merged))
-    return tables.validate() if validate else tables
+    if validate:
+        try:
+            tables.validate()
+        except pa_errors.SchemaErrors as exc:
+            names = ", ".join(str(p) for p in paths)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "schema check failed"
+            raise InputFileError(names, f"inputs do not combine into valid tables ({first})") from exc
+    return tables

@@ -1,0 +1,186 @@
+"""CIN XML reader: every schema year's fixture, value mapping, record-level rejections, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recurrence.data.cin_xml import check_date, iter_cin_xml_chunks, read_cin_xml
+from recurrence.data.linkage import child_key
+from recurrence.errors import InputFileError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cin_xml"
+YEARS = range(2018, 2027)
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_every_schema_year_fixture_loads(year: int) -> None:
+    t = read_cin_xml(FIXTURES / "years" / f"cin_{year}.xml")
+    counts = t.counts()
+    assert counts["children"] == 3
+    assert counts["cin_episodes"] == 4
+    assert counts["assessments"] == 3
+    assert counts["assessment_factors"] == 4
+    assert counts["cin_plans"] == (2 if year >= 2022 else 0)
+    assert counts["section47"] == 2
+    assert counts["cpps"] == 2
+    assert counts["cpp_reviews"] == 3
+    assert t.rejections.empty
+    kids = t.children.set_index("la_child_id")
+    assert kids.loc["C1", "sex"] == "F" and kids.loc["C2", "sex"] == "M" and kids.loc["C3", "sex"] == "U"
+    assert kids.loc["C1", "disabilities"] == "AUT LD"
+    assert kids.loc["C3", "disabilities"] == "NONE"
+    assert kids.loc["C2", "disabilities"] is None
+    assert kids.loc["C1", "child_key"] == child_key("318", "C1", "A12345678901B")
+    assert kids.loc["C2", "child_key"] == child_key("318", "C2")
+    assert (t.cin_episodes["census_year"] == year).all()
+    eps = t.cin_episodes.set_index("la_child_id")
+    # yes/no written as true/false, TRUE/FALSE or 1/0 depending on the year
+    assert eps.loc["C2", "referral_nfa"] is True or bool(eps.loc["C2", "referral_nfa"]) is True
+    assert not bool(eps.loc["C3", "referral_nfa"])
+    special = "18A" if year <= 2020 else ("18B" if year == 2021 else "24A")
+    assert special in set(t.assessment_factors["assessment_factor"])
+    s47 = t.section47.set_index("la_child_id")
+    assert bool(s47.loc["C3", "icpc_not_required"]) and not bool(s47.loc["C1", "icpc_not_required"])
+    first = t.cin_episodes[t.cin_episodes["la_child_id"] == "C1"].iloc[0]
+    plans = t.cpps[t.cpps["cin_referral_date"] == first["cin_referral_date"]]
+    assert len(plans) == 2  # several plans per episode
+    assert sorted(plans["number_of_previous_cpp"].tolist()) == [1, 2]
+
+
+def test_open_episode_has_missing_closure() -> None:
+    t = read_cin_xml(FIXTURES / "years" / "cin_2024.xml")
+    eps = t.cin_episodes[t.cin_episodes["la_child_id"] == "C1"]
+    assert eps["cin_closure_date"].isna().sum() == 1
+    assert eps["cin_closure_date"].dropna().iloc[0] == pd.Timestamp("2024-02-20")
+
+
+def test_record_level_problems_are_rejected_and_the_rest_loads() -> None:
+    t = read_cin_xml(FIXTURES / "record_errors.xml")
+    rej = t.rejections
+    got = set(zip(rej["record"], rej["reason"], strict=True))
+    expected = {
+        ("field", "stray text"),
+        ("field", "unknown code"),
+        ("field", "invalid UPN"),
+        ("field", "unknown element"),
+        ("field", "invalid yes/no value"),
+        ("field", "invalid number"),
+        ("factor", "unknown code"),
+        ("factor", "duplicate factor"),
+        ("cpp", "invalid date"),
+        ("cpp", "end date before start date"),
+        ("review", "cpp rejected"),
+        ("episode", "duplicate episode"),
+        ("episode", "end date before start date"),
+        ("episode", "missing required element"),
+        ("child", "missing required element"),
+        ("episode", "date out of range"),
+        ("episode", "invalid date"),
+        ("child", "duplicate child"),
+        ("child", "repeated element"),
+        ("child", "misplaced record"),
+        ("episode", "child rejected"),
+        ("cpp", "episode rejected"),
+    }
+    assert expected <= got
+    assert (rej["source_file"] == "record_errors.xml").all()
+    assert (rej["la_code"] == "318").all()
+    # what still loads: E1 (with a kept episode, assessment, factor 2B, plan) and E3 (no episodes)
+    assert sorted(t.children["la_child_id"]) == ["E1", "E3"]
+    e1 = t.children.set_index("la_child_id").loc["E1"]
+    assert e1["sex"] == "U" and e1["ethnicity"] is None and e1["disabilities"] is None
+    assert e1["child_key"] == child_key("318", "E1")  # invalid UPN not used for linkage
+    assert t.cin_episodes["la_child_id"].tolist() == ["E1"]
+    ep = t.cin_episodes.iloc[0]
+    assert ep["referral_source"] is None and pd.isna(ep["referral_nfa"])
+    assert t.assessment_factors["assessment_factor"].tolist() == ["2B"]
+    assert t.cpps["cpp_start_date"].tolist() == [pd.Timestamp("2023-06-01")]
+    assert pd.isna(t.cpps["number_of_previous_cpp"].iloc[0])
+    factor_rb = rej[(rej["record"] == "factor") & (rej["value"] == "RB")]
+    assert factor_rb["reason"].tolist() == ["unknown code"]
+    # a child whose every episode is rejected is still in the children table
+    assert "E3" in set(t.children["la_child_id"])
+    assert set(rej.loc[rej["la_child_id"] == "E3", "reason"]) >= {"date out of range", "invalid date"}
+
+
+BAD = {
+    "not_xml.xml": "not XML",
+    "malformed.xml": "malformed XML",
+    "truncated.xml": "malformed XML",
+    "wrong_root.xml": "root element is <LookedAfterChildren>",
+    "billion_laughs.xml": "DOCTYPE",
+    "external_entity.xml": "DOCTYPE",
+    "external_dtd.xml": "DOCTYPE",
+    "no_lea.xml": "LEA",
+    "empty.xml": "empty file",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_raise_one_clear_error(name: str) -> None:
+    path = FIXTURES / "bad" / name
+    with pytest.raises(InputFileError) as info:
+        read_cin_xml(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert BAD[name] in message
+    assert "\n" not in message
+
+
+def test_missing_file_and_directory_are_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="cannot read file|empty|not found"):
+        read_cin_xml(tmp_path / "absent.xml")
+    with pytest.raises(InputFileError, match="directory"):
+        read_cin_xml(tmp_path)
+
+
+def test_entities_are_never_expanded(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError):
+        read_cin_xml(FIXTURES / "bad" / "external_entity.xml")
+
+
+def test_check_date() -> None:
+    assert check_date("2023-02-28") == ("2023-02-28", None)
+    assert check_date("2023-02-30") == (None, "invalid date")
+    assert check_date("28/02/2023") == (None, "invalid date")
+    assert check_date("0001-01-01") == (None, "date out of range")
+    assert check_date("2023-02-28Z") == ("2023-02-28", None)
+
+
+def test_chunks_add_up_to_the_whole(tmp_path: Path) -> None:
+    path = FIXTURES / "years" / "cin_2024.xml"
+    chunks = list(iter_cin_xml_chunks(path, chunk_children=1))
+    assert len(chunks) >= 3
+    assert sum(len(c.tables["children"]) for c in chunks) == 3
+    assert sum(len(c.tables["cpps"]) for c in chunks) == 2
+
+
+def test_shared_samples_load(shared_dir: Path) -> None:
+    samples = shared_dir / "data" / "cin_samples"
+    fake = read_cin_xml(samples / "d2i_fake_CIN_data.xml")
+    assert len(fake.children) == 332 and len(fake.cin_episodes) == 402
+    assert fake.rejections.empty
+    assert (fake.children["la_code"] == "975").all()
+    assert fake.children["person_death_date"].notna().sum() == 21
+    assert fake.children["disabilities"].notna().sum() == 74
+
+    liia = read_cin_xml(samples / "liia_cin-2022.xml")
+    assert all(n == 1 for k, n in liia.counts().items() if k not in ("assessment_factors", "rejections"))
+    assert sorted(liia.assessment_factors["assessment_factor"]) == ["2A", "2B"]
+    assert liia.cpps["number_of_previous_cpp"].iloc[0] == 10
+    assert liia.rejections.empty
+
+    d2i = read_cin_xml(samples / "d2i_CIN_Census_2024.xml")
+    assert len(d2i.children) == 2 and len(d2i.cin_episodes) == 2
+    rej = d2i.rejections
+    assert "RB" in set(rej.loc[rej["record"] == "factor", "value"])
+    assert "stray text" in set(rej["reason"])
+    start_after_auth = rej[(rej["record"] == "assessment")]
+    assert start_after_auth["reason"].tolist() == ["end date before start date"]
+    kids = d2i.children.set_index("la_child_id")
+    assert kids.loc["child_fails_assessments", "sex"] == "M"
+    assert kids.loc["DfEX0000001", "sex"] == "U"  # <Sex>1</Sex> is not a Sex code
+    assert (d2i.cin_episodes["census_year"] == 2024).all()
