@@ -14,9 +14,12 @@ not at risk at ``t``). With ``r_i = w_i exp(x_i'beta)``,
 
 ``S0(t) = sum_{i at risk} r_i``, ``S1(t) = sum r_i x_i``
 
-are obtained as differences of two reverse cumulative sums, one over rows sorted by stop time
-(rows with ``stop >= t``) and one over rows sorted by start time (rows with ``start >= t``, which
-are subtracted) -- the two sort orders of ``agreg``.
+are obtained as differences of two reverse cumulative sums over the sorted event times, one of
+rows by their stop time (rows with ``stop >= t``) and one of rows by their start time (rows with
+``start >= t``, which are subtracted) -- the two sort orders of ``agreg``. Each row is binned
+once (``searchsorted`` of its start and stop among the event times); an iteration then costs one
+weighted ``bincount`` per column and a cumulative sum over the event times, with no sorting and
+no gathering of ``n x p`` arrays.
 
 Ties. With ``d`` tied events at ``t`` (``e0``, ``e1`` the sums of ``r``, ``r x`` over them and
 ``wbar`` their mean case weight), Efron's approximation uses the denominators
@@ -71,14 +74,8 @@ class CoxData:
         Case weights (``n``).
     event
         Event indicator as float (``n``).
-    stop_order, start_order
-        Row orders by (stratum, stop) and by (stratum, start).
-    stop_keys, start_keys
-        Integer keys ``stratum * K + rank(time)`` in those orders, for ``searchsorted``.
     event_keys
         Sorted unique keys of the event times (one per stratum and event time).
-    stratum_end
-        For each event time, the key that starts the next stratum.
     ev_rows
         Event rows sorted by key; ``ev_start`` the offsets of each event time's group in it.
     ev_time_index
@@ -90,12 +87,7 @@ class CoxData:
     x: FloatArray
     weights: FloatArray
     event: FloatArray
-    stop_order: IntArray
-    start_order: IntArray
-    stop_keys: IntArray
-    start_keys: IntArray
     event_keys: IntArray
-    stratum_end: IntArray
     ev_rows: IntArray
     ev_start: IntArray
     ev_count: FloatArray
@@ -149,8 +141,6 @@ def prepare(
     base = st * k
     stop_key = base + stop_rank
     start_key = base + start_rank
-    stop_order = np.argsort(stop_key, kind="stable").astype(np.int64)
-    start_order = np.argsort(start_key, kind="stable").astype(np.int64)
     is_ev = ev > 0
     ev_idx = np.flatnonzero(is_ev)
     ev_rows = ev_idx[np.argsort(stop_key[ev_idx], kind="stable")].astype(np.int64)
@@ -163,19 +153,13 @@ def prepare(
     lo = np.searchsorted(event_keys, start_key, side="right").astype(np.int64)
     hi = np.searchsorted(event_keys, stop_key, side="right").astype(np.int64)
     ev_strata = event_keys // k
-    stratum_end = (ev_strata + 1) * k
     times_all = uniq
     event_times = times_all[(event_keys % k) - 1]
     return CoxData(
-        x=x,
+        x=np.asfortranarray(x, dtype=np.float64),
         weights=w,
         event=ev,
-        stop_order=stop_order,
-        start_order=start_order,
-        stop_keys=stop_key[stop_order],
-        start_keys=start_key[start_order],
         event_keys=event_keys.astype(np.int64),
-        stratum_end=stratum_end.astype(np.int64),
         ev_rows=ev_rows,
         ev_start=ev_start.astype(np.int64),
         ev_count=counts.astype(np.float64),
@@ -187,20 +171,17 @@ def prepare(
     )
 
 
-def _range_sums(
-    values_sorted: FloatArray, keys_sorted: IntArray, lo_keys: IntArray, hi_keys: IntArray
-) -> FloatArray:
-    """Sums of ``values_sorted`` over rows with ``lo_key <= key < hi_key`` (one per query).
+def _risk_sums(values: FloatArray, lo: IntArray, hi: IntArray, n_times: int) -> FloatArray:
+    """Sums of ``values`` over the rows at risk at each event time (``lo_i <= k < hi_i``).
 
-    A single cumulative sum with searchsorted boundaries: the range sums of ``agreg``'s running
-    totals without a loop over event times.
+    ``sum_{i: hi_i > k} v_i - sum_{i: lo_i > k} v_i``, each a reverse cumulative sum of a
+    ``bincount``: late event times only accumulate late rows, which keeps small risk sets
+    accurate (the reason ``agreg`` also sums from the end).
     """
-    cs = np.empty((values_sorted.shape[0] + 1, *values_sorted.shape[1:]))
-    cs[0] = 0.0
-    np.cumsum(values_sorted, axis=0, out=cs[1:])
-    a = np.searchsorted(keys_sorted, lo_keys, side="left")
-    b = np.searchsorted(keys_sorted, hi_keys, side="left")
-    out: FloatArray = cs[b] - cs[a]
+    a = np.bincount(hi, weights=values, minlength=n_times + 1)
+    b = np.bincount(lo, weights=values, minlength=n_times + 1)
+    diff = a - b
+    out: FloatArray = np.cumsum(diff[::-1])[::-1][1:]
     return out
 
 
@@ -230,17 +211,18 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
     # A common shift keeps exp() finite; it cancels in every ratio and is added back to l.
     shift = float(eta.max()) if eta.size else 0.0
     r = w * np.exp(eta - shift)
-    rx = np.column_stack([r, r[:, None] * x])
-    ek, se = data.event_keys, data.stratum_end
-    tot_stop = _range_sums(rx[data.stop_order], data.stop_keys, ek, se)
-    tot_start = _range_sums(rx[data.start_order], data.start_keys, ek, se)
-    s = tot_stop - tot_start
-    s0, s1 = s[:, 0], s[:, 1:]
+    nt_ = len(data.ev_count)
+    p = x.shape[1]
+    s0 = _risk_sums(r, data.lo, data.hi, nt_)
+    s1 = np.empty((nt_, p))
+    for col in range(p):  # a loop over covariates only: each pass is O(n)
+        s1[:, col] = _risk_sums(r * x[:, col], data.lo, data.hi, nt_)
     # Sums over the tied events of each event time.
     evr = data.ev_rows
-    ev_rx = rx[evr]
-    e = np.add.reduceat(ev_rx, data.ev_start, axis=0)
-    e0, e1 = e[:, 0], e[:, 1:]
+    r_ev = r[evr]
+    x_ev = x[evr]
+    e0 = np.add.reduceat(r_ev, data.ev_start)
+    e1 = np.add.reduceat(r_ev[:, None] * x_ev, data.ev_start, axis=0)
     wsum = np.add.reduceat(w[evr], data.ev_start)
     d = data.ev_count
     wbar = wsum / d
@@ -256,7 +238,7 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
     a = wb / den
     eta_ev = eta[evr]
     loglik = float(np.dot(w[evr], eta_ev) - np.dot(wb, np.log(den)) - shift * wb.sum())
-    xsum = (w[evr][:, None] * x[evr]).sum(axis=0)
+    xsum = w[evr] @ x_ev
     score = xsum - (wb[:, None] * m).sum(axis=0)
     info = np.empty((x.shape[1], x.shape[1]))
     if need_info:
@@ -265,8 +247,11 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
         ccum = np.concatenate([[0.0], np.cumsum(c_time)])
         c_row = ccum[data.hi] - ccum[data.lo]
         c_row[evr] -= g_time[data.ev_time_index[evr]]
-        v = r * c_row
-        info = (x * v[:, None]).T @ x - (m * wb[:, None]).T @ m
+        # c_row >= 0 in exact arithmetic (Efron removes at most the whole own-time term); the
+        # clip only guards rounding, and the square-root form lets BLAS use a symmetric product.
+        xs = x * np.sqrt(np.clip(r * c_row, 0.0, None))[:, None]
+        ms = m * np.sqrt(wb)[:, None]
+        info = xs.T @ xs - ms.T @ ms
     return _Terms(
         loglik=loglik,
         score=score,
@@ -425,26 +410,28 @@ def score_residuals(data: CoxData, terms: _Terms) -> FloatArray:
     a = terms.a
     nt = len(d)
     a_time = np.bincount(tt, weights=a, minlength=nt)
-    am_time = np.zeros((nt, p))
-    np.add.at(am_time, tt, a[:, None] * terms.m)
+    # Terms are stored grouped by event time, so group sums are reduceat's.
+    starts = data.ev_start
+    am_time = np.add.reduceat(a[:, None] * terms.m, starts, axis=0)
     a2 = a * (1 - terms.f)
     a2_time = np.bincount(tt, weights=a2, minlength=nt)
-    a2m_time = np.zeros((nt, p))
-    np.add.at(a2m_time, tt, a2[:, None] * terms.m)
-    mbar_time = np.zeros((nt, p))
-    np.add.at(mbar_time, tt, terms.m)
-    mbar_time /= d[:, None]
+    a2m_time = np.add.reduceat(a2[:, None] * terms.m, starts, axis=0)
+    mbar_time = np.add.reduceat(terms.m, starts, axis=0) / d[:, None]
     ca = np.concatenate([[0.0], np.cumsum(a_time)])
-    cam = np.vstack([np.zeros((1, p)), np.cumsum(am_time, axis=0)])
     c_a = ca[data.hi] - ca[data.lo]
-    c_am = cam[data.hi] - cam[data.lo]
     evr = data.ev_rows
     k = data.ev_time_index[evr]
     c_a[evr] += a2_time[k] - a_time[k]
-    c_am[evr] += a2m_time[k] - am_time[k]
     risk = terms.r / data.weights  # exp(eta - shift): the shift is inside a via 1/D
-    resid = -(risk[:, None] * (x * c_a[:, None] - c_am))
-    resid[evr] += x[evr] - mbar_time[k]
+    resid = np.empty(x.shape, order="F")
+    # Column by column: O(n) gathers from the short per-event-time cumulative sums.
+    for col in range(p):
+        cam = np.concatenate([[0.0], np.cumsum(am_time[:, col])])
+        c_am = cam[data.hi] - cam[data.lo]
+        c_am[evr] += a2m_time[k, col] - am_time[k, col]
+        rc = -(risk * (x[:, col] * c_a - c_am))
+        rc[evr] += x[evr, col] - mbar_time[k, col]
+        resid[:, col] = rc
     return resid
 
 
@@ -457,14 +444,18 @@ def robust_variance(
     own cluster when ``None``). Returns the variance and the per-cluster ``D``.
     """
     u = score_residuals(data, result.terms)
-    db = (data.weights[:, None] * u) @ result.var
+    u *= data.weights[:, None]
     if cluster is not None:
+        # Sum the weighted score residuals within clusters first (p columns of bincount), then
+        # multiply by V: the same D = (sum_cluster w U) V with far fewer operations.
         ncl = int(cluster.max()) + 1 if cluster.size else 0
-        dd = np.zeros((ncl, db.shape[1]))
-        np.add.at(dd, cluster, db)
+        uc: FloatArray = np.empty((ncl, u.shape[1]))
+        for j in range(u.shape[1]):
+            uc[:, j] = np.bincount(cluster, weights=u[:, j], minlength=ncl)
     else:
-        dd = db
-    v = dd.T @ dd
+        uc = u
+    dd = np.asarray(uc @ result.var, dtype=np.float64)
+    v = np.asarray(dd.T @ dd, dtype=np.float64)
     return v, dd
 
 

@@ -257,10 +257,10 @@ def coxph(
             f"event column {event!r} has no events: all {len(ev)} rows are censored, so no "
             "Cox model can be fitted"
         )
-    if covariates:
-        x = np.column_stack([_numeric(data, c, "covariate") for c in covariates])
-    else:
-        x = np.zeros((len(data), 0))
+    # Column-major: the engine works a covariate at a time.
+    x = np.empty((len(data), len(covariates)), order="F")
+    for j, c in enumerate(covariates):
+        x[:, j] = _numeric(data, c, "covariate")
     nanrow = np.isnan(x).any(axis=1) if x.size else np.zeros(len(data), dtype=bool)
     if nanrow.any():
         cols = [c for j, c in enumerate(covariates) if np.isnan(x[:, j]).any()]
@@ -299,7 +299,8 @@ def coxph(
     else:
         mu = x.mean(axis=0) if x.size else np.zeros(x.shape[1])
     means = np.where(zero_one, 0.0, mu) if x.shape[1] else mu
-    xc = x - means
+    xc = x
+    xc -= means  # in place: x is our own copy
     cd = engine.prepare(xc, stop, ev, start=st, strata=scodes, weights=w)
     res = engine.fit(cd, ties=ties, names=covariates)
     var = res.var
