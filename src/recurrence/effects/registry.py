@@ -229,7 +229,9 @@ def load_exclusions() -> tuple[tuple[Exclusion, ...], tuple[ExclusionRule, ...]]
                 raise RegistryError(f"exclusions.yaml: occurrences[{i}] lacks {key}")
         if str(e["value"]) not in normalise(str(e["context"])):
             raise RegistryError(f"exclusions.yaml: occurrences[{i}] value not in its context")
-        occ.append(Exclusion(str(e["value"]), str(e["context"]), str(e["section"]), e["reason"]))
+        section = str(e["section"])
+        check_literal("section", section, SECTIONS)
+        occ.append(Exclusion(str(e["value"]), str(e["context"]), section, e["reason"]))  # type: ignore[arg-type]
     rules = []
     for i, r in enumerate(data.get("rules", [])):
         for key in ("id", "pattern", "reason"):
