@@ -120,7 +120,7 @@ def _group_sum(M: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
 def _agq(pr: _Problem, theta: np.ndarray, nagq: int, state: dict) -> float:
     """Adaptive Gauss-Hermite deviance (glmer nAGQ > 1) in ``theta = (sigma, beta)``."""
     sigma, beta = float(theta[0]), theta[1:]
-    u, p, S, h = _modes(pr, beta, sigma, state.get("u"))
+    u, _, S, _ = _modes(pr, beta, sigma, state.get("u"))
     state["u"] = u
     z, wq = special.roots_hermitenorm(nagq)  # nodes/weights for the N(0, 1) kernel
     wq = wq / np.sqrt(2 * np.pi)

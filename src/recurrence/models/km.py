@@ -1,0 +1,172 @@
+"""Kaplan-Meier survival curves with Greenwood variance, matching ``survival::survfit``.
+
+For right-censored times, with ``n(t)`` at risk just before ``t`` and ``d(t)`` events at ``t``,
+
+    S(t) = prod_{s <= t} (1 - d(s) / n(s)),
+    var(-log S(t)) = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))          (Greenwood).
+
+The table has one row per distinct observed time (event or censoring), as ``survfit``; the
+column ``std_err`` is the Greenwood SE of the cumulative hazard ``-log S`` (``survfit$std.err``),
+and the confidence limits use R's default ``conf.type = "log"``: ``S exp(+-z std_err)``, upper
+limit capped at 1 (``"plain"`` and ``"log-log"`` are also available). Subjects censored at an
+event time are counted at risk at that time (censoring after events, as everywhere in survival
+analysis). In recurrence work, ``S(t)`` is the probability of no recurrence by time ``t``
+(for instance no repeat child protection plan within ``t`` days of the index plan ending).
+
+Written here rather than taken from lifelines because ``KaplanMeierFitter`` reports only at event
+times and uses the log-log interval by default; the direct computation is a few vector operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from recurrence.errors import ModelInputError
+from recurrence.models._design import check_binary, check_finite
+from recurrence.models.base import check_literal
+
+ConfType = Literal["log", "plain", "log-log"]
+CONF_TYPES: tuple[str, ...] = get_args(ConfType)
+
+
+def survfit_confint(
+    p: np.ndarray, se: np.ndarray, *, logse: bool, conf_type: str, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise confidence limits for a probability ``p``, as ``survival:::survfit_confint``.
+
+    ``se`` is the SE of ``log p`` when ``logse`` is true (Kaplan-Meier), else of ``p`` itself
+    (Aalen-Johansen state probabilities). Returns ``(lower, upper)``; undefined limits (``p = 0``
+    for "log", ``p`` in {0, 1} for "log-log") are NaN, as R's NA.
+    """
+    check_literal("conf_type", conf_type, CONF_TYPES)
+    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    p = np.asarray(p, dtype=float)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not logse:
+            se = np.where(se == 0, 0.0, se / p)
+        if conf_type == "plain":
+            se2 = se * p * z
+            return np.maximum(p - se2, 0.0), np.minimum(p + se2, 1.0)
+        if conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            return np.exp(np.log(xx) - z * se), np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        xx = np.where((p == 0) | (p == 1), np.nan, p)
+        se2 = z * se / np.log(xx)
+        return np.exp(-np.exp(np.log(-np.log(xx)) - se2)), np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+
+
+def check_times(t: np.ndarray, name: str) -> np.ndarray:
+    """Refuse negative times (zero is allowed: an event on the day of the index event)."""
+    t = np.asarray(t, dtype=float)
+    if (t < 0).any():
+        bad = np.flatnonzero(t < 0)
+        raise ModelInputError(
+            f"{name} has {len(bad)} negative value(s); first rows: {', '.join(map(str, bad[:5]))}"
+        )
+    return t
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    """A Kaplan-Meier estimate: ``table`` has columns ``group, time, n_risk, n_event, n_censor,
+    surv, std_err, lower, upper`` (``std_err`` of ``-log S``, as ``survfit$std.err``)."""
+
+    table: pd.DataFrame
+    conf_type: str
+    level: float
+
+    def at(self, times: np.ndarray | list[float], group: object = "all") -> pd.DataFrame:
+        """The step function evaluated at ``times`` (right-continuous; 1 before the first time)."""
+        tab = self.table[self.table["group"] == group]
+        idx = np.searchsorted(tab["time"].to_numpy(), np.asarray(times, dtype=float), side="right")
+        out = []
+        for col, before in (("surv", 1.0), ("lower", 1.0), ("upper", 1.0), ("std_err", 0.0)):
+            v = np.r_[before, tab[col].to_numpy()]
+            out.append(v[idx])
+        return pd.DataFrame(
+            {"time": np.asarray(times, float), "surv": out[0], "lower": out[1], "upper": out[2],
+             "std_err": out[3]}
+        )
+
+    def median(self) -> pd.Series:
+        """Median survival time by group: the first time with ``S(t) <= 0.5`` (NaN if none)."""
+        res = {}
+        for g, tab in self.table.groupby("group", sort=False):
+            hit = tab.loc[tab["surv"] <= 0.5, "time"]
+            res[g] = float(hit.iloc[0]) if len(hit) else np.nan
+        return pd.Series(res, name="median")
+
+
+def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    order = np.argsort(t, kind="stable")
+    t, e, w = t[order], e[order], w[order]
+    times, first = np.unique(t, return_index=True)
+    n_event = np.add.reduceat(w * e, first)
+    n_all = np.add.reduceat(w, first)
+    n_censor = n_all - n_event
+    n_risk = np.cumsum(n_all[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - n_event / n_risk)
+        inc = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    var = np.cumsum(inc)
+    return pd.DataFrame(
+        {"time": times, "n_risk": n_risk, "n_event": n_event, "n_censor": n_censor,
+         "surv": surv, "std_err": np.sqrt(var)}
+    )
+
+
+def kaplan_meier(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    by: str | None = None,
+    weights: str | None = None,
+    conf_type: ConfType = "log",
+    level: float = 0.95,
+) -> SurvivalCurve:
+    """Kaplan-Meier estimate of survival (no recurrence) with ``survfit``'s defaults.
+
+    Parameters
+    ----------
+    data
+        One row per subject (time to recurrence or censoring).
+    time
+        Follow-up time column (any unit, e.g. days); must be >= 0.
+    event
+        0/1 event indicator (1 = recurrence observed).
+    by
+        Optional grouping column: one curve per level (as ``survfit(Surv(...) ~ by)``).
+    weights
+        Optional case weights (the Greenwood formula then uses weighted counts, as survfit).
+    conf_type
+        ``"log"`` (R's default), ``"plain"`` or ``"log-log"``.
+    level
+        Confidence level.
+    """
+    check_literal("conf_type", conf_type, CONF_TYPES)
+    cols = [time, event] + ([by] if by else []) + ([weights] if weights else [])
+    check_finite(data, cols)
+    t = check_times(data[time].to_numpy(), time)
+    e = check_binary(data[event].to_numpy(), event)
+    w = np.ones(len(t)) if weights is None else data[weights].to_numpy(dtype=float)
+    groups = [("all", np.ones(len(t), dtype=bool))] if by is None else [
+        (g, (data[by] == g).to_numpy()) for g in sorted(data[by].unique())
+    ]
+    parts = []
+    for g, m in groups:
+        tab = _km_one(t[m], e[m], w[m])
+        lo, hi = survfit_confint(
+            tab["surv"].to_numpy(), tab["std_err"].to_numpy(), logse=True, conf_type=conf_type,
+            level=level,
+        )
+        tab["lower"], tab["upper"] = lo, hi
+        tab.insert(0, "group", g)
+        parts.append(tab)
+    return SurvivalCurve(pd.concat(parts, ignore_index=True), conf_type, level)

@@ -1,0 +1,55 @@
+"""Kaplan-Meier against survival::survfit (tests/r/km_reference.R)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _glm_rref import data, ref
+
+from recurrence.errors import ModelInputError
+from recurrence.models.km import kaplan_meier
+
+COLS = ["time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"]
+
+
+def _r(group: str) -> pd.DataFrame:
+    r = ref("km_reference.csv")
+    return r[r["group"].astype(str) == group].reset_index(drop=True)
+
+
+@pytest.mark.parametrize(("conf_type", "group"), [("log", "all"), ("plain", "plain"), ("log-log", "log-log")])
+def test_matches_survfit(conf_type: str, group: str) -> None:
+    km = kaplan_meier(data("km_ties.csv"), time="time", event="status", conf_type=conf_type)
+    tab = km.table
+    expected = _r(group)
+    assert len(tab) == len(expected)
+    for col in COLS:
+        np.testing.assert_allclose(tab[col].to_numpy(float), expected[col].to_numpy(float),
+                                   rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=col)
+
+
+def test_groups_match_separate_fits() -> None:
+    km = kaplan_meier(data("km_ties.csv"), time="time", event="status", by="group")
+    for g in (0, 1):
+        tab = km.table[km.table["group"] == g]
+        np.testing.assert_allclose(tab["surv"], _r(str(g))["surv"], rtol=1e-10)
+        np.testing.assert_allclose(tab["upper"], _r(str(g))["upper"], rtol=1e-10)
+
+
+def test_step_function_and_median() -> None:
+    d = pd.DataFrame({"t": [1, 2, 2, 3, 4], "e": [1, 1, 0, 1, 0]})
+    km = kaplan_meier(d, time="t", event="e")
+    at = km.at([0.5, 1, 2.5, 10])
+    np.testing.assert_allclose(at["surv"], [1.0, 0.8, 0.6, 0.3])
+    assert km.median().loc["all"] == 3.0
+
+
+def test_bad_input_messages() -> None:
+    d = pd.DataFrame({"t": [1.0, -2, 3], "e": [1, 0, 1]})
+    with pytest.raises(ModelInputError, match=r"t has 1 negative value\(s\); first rows: 1"):
+        kaplan_meier(d, time="t", event="e")
+    with pytest.raises(ModelInputError, match="e must be coded 0/1"):
+        kaplan_meier(d.assign(t=1.0, e=[1, 2, 0]), time="t", event="e")
+    with pytest.raises(ModelInputError, match=r"1 row\(s\) have missing"):
+        kaplan_meier(d.assign(t=[1.0, np.nan, 2]), time="t", event="e")
