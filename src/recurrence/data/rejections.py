@@ -140,7 +140,8 @@ class RejectionLog:
             return empty_table("rejections")
         cols = dict(self._cols)
         cols["la_code"] = [
-            la if own else self.la_code for la, own in zip(cols["la_code"], self._has_own_la, strict=True)
+            la if own else self.la_code
+            for la, own in zip(cols["la_code"], self._has_own_la, strict=True)
         ]
         return coerce_table("rejections", pd.DataFrame(cols))
 
