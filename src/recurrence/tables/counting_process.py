@@ -16,6 +16,10 @@ ends at the 18th birthday, death or ``end_of_data``, whichever is first
 (:mod:`recurrence.tables._censoring`); a child whose first referral is on or after that date
 contributes no rows and is counted in ``frame.attrs["excluded_children"]``.
 
+Every date at which something about the child is recorded (referral, completed assessment, plan
+start or end) starts a new interval, even when the covariates do not change (e.g. one plan
+ending and another starting the same day); such splits do not change partial likelihoods.
+
 Time-varying covariates, each the value holding from ``start`` (exclusive) to ``stop``
 (inclusive), i.e. changes take effect at the interval that *begins* on the day of the change:
 

@@ -1,0 +1,95 @@
+"""Time from an index event to the next referral or plan, with censoring worked out by hand."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from helpers.cin_tables import build
+from recurrence.tables import time_to_recurrence
+
+EOD = "2012-03-31"
+
+
+def test_next_referral_in_another_la_is_an_event():
+    t = build(referrals=[("A", "201", "2010-01-01"), ("A", "202", "2010-03-01")])
+    out = time_to_recurrence(t, index="referral", outcome="referral", end_of_data=EOD)
+    first = out.loc[out["index_date"] == pd.Timestamp("2010-01-01")].iloc[0]
+    assert (first["time"], first["event"]) == (59, 1)
+    assert first["next_date"] == pd.Timestamp("2010-03-01")
+    last = out.loc[out["index_date"] == pd.Timestamp("2010-03-01")].iloc[0]
+    # Censored at end of data: 2010-03-01 -> 2012-03-31 is 761 days.
+    assert (last["time"], last["event"], last["censor_reason"]) == (761, 0, "end_of_data")
+    assert pd.isna(last["next_date"])
+
+
+def test_censoring_at_18th_birthday_and_exclusion_after_it(caplog):
+    # Born 2000-06-15: 18 on 2018-06-15. A referral after that cannot be followed.
+    t = build(
+        referrals=[("A", "201", "2017-01-01"), ("A", "201", "2018-07-01")],
+        births={"A": "2000-06-15"},
+    )
+    with caplog.at_level(logging.WARNING):
+        out = time_to_recurrence(t, index="referral", outcome="referral", end_of_data="2020-03-31")
+    assert len(out) == 1
+    r = out.iloc[0]
+    # 2017-01-01 -> 2018-06-15 = 530 days; the 2018-07-01 referral is after censoring.
+    assert (r["time"], r["event"], r["censor_reason"]) == (530, 0, "18th_birthday")
+    assert r["age_at_index"] == 16.0
+    assert out.attrs["excluded_index_events"]["after_18th_birthday"] == 1
+    assert "1 index events" in caplog.text
+
+
+def test_censoring_at_death():
+    t = build(referrals=[("A", "201", "2010-01-01")], deaths={"A": "2010-02-01"})
+    r = time_to_recurrence(t, index="referral", outcome="referral", end_of_data=EOD).iloc[0]
+    assert (r["time"], r["event"], r["censor_reason"]) == (31, 0, "death")
+
+
+def test_event_on_censoring_day_counts():
+    t = build(referrals=[("A", "201", "2012-01-01"), ("A", "201", "2012-03-31")])
+    out = time_to_recurrence(t, index="referral", outcome="referral", end_of_data=EOD)
+    assert out["event"].tolist()[0] == 1
+    # The second referral is on the end of data itself: nothing to follow, so it is excluded.
+    assert len(out) == 1
+    assert out.attrs["excluded_index_events"]["after_end_of_data"] == 1
+
+
+def test_plan_from_the_index_referral_is_not_a_recurrence():
+    t = build(
+        plans=[
+            ("A", "201", "2010-02-01", "2010-08-01", 0, "2010-01-01"),
+            ("A", "201", "2011-03-01", None, 1, "2011-01-15"),
+        ]
+    )
+    out = time_to_recurrence(t, index="referral", outcome="plan", end_of_data=EOD)
+    r = out.loc[out["index_date"] == pd.Timestamp("2010-01-01")].iloc[0]
+    # Next plan of a later referral starts 2011-03-01: 424 days after 2010-01-01.
+    assert (r["time"], r["event"]) == (424, 1)
+
+
+def test_plan_end_to_next_plan():
+    t = build(
+        plans=[
+            ("A", "201", "2009-06-01", "2010-01-01", 0),
+            ("A", "202", "2010-06-01", None, 1),
+            ("B", "201", "2009-06-01", None, 0),
+        ]
+    )
+    out = time_to_recurrence(t, index="plan_end", outcome="plan", end_of_data=EOD)
+    assert len(out) == 1  # only ended plans are index events
+    r = out.iloc[0]
+    assert (r["child_key"], r["time"], r["event"], r["year"]) == ("A", 151, 1, 2010)
+    ref = time_to_recurrence(t, index="plan_end", outcome="referral", end_of_data=EOD).iloc[0]
+    # The 202 plan's referral (2010-06-01) is the next referral.
+    assert (ref["time"], ref["event"]) == (151, 1)
+
+
+def test_bad_options_raise():
+    t = build(referrals=[("A", "201", "2010-01-01")])
+    with pytest.raises(ValueError, match="index"):
+        time_to_recurrence(t, index="plan", outcome="plan", end_of_data=EOD)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="end_of_data"):
+        time_to_recurrence(t, index="referral", outcome="plan", end_of_data="not a date")
