@@ -5,7 +5,7 @@ cohort:
 
 * **Andersen-Gill Cox model** of recurrent referrals (:func:`recurrence.models.cox.coxph` on the
   counting-process table of :func:`recurrence.tables.counting_process`): time-varying number of
-  parental problems recorded at the latest assessment, plan active, prior referrals and age; robust
+  parental problems recorded at the latest assessment, prior referrals and age; robust
   SEs clustered by child. Estimates are log hazard ratios.
 * **Logistic regression** (:func:`recurrence.models.logistic.logit`) of a further referral within
   12 months of a child's first referral in the data, on the number of parental problems recorded
@@ -28,7 +28,9 @@ TITLE = "Models of recurrence"
 NEEDS: tuple[str, ...] = ("01_synthetic_cohort",)
 USES: tuple[str, ...] = ("recurrence.tables", "recurrence.models", "recurrence.data")
 
-AG_COVARIATES = ("n_parental_problems", "plan_active", "log_prior_referrals", "age_under_5")
+# ``plan_active`` is left out: no new referral can start while a plan (so the CIN episode) is
+# open, so its estimate would diverge (a monotone likelihood, the Cox analogue of separation).
+AG_COVARIATES = ("n_parental_problems", "log_prior_referrals", "age_under_5")
 LOGIT_COVARIATES = ("n_parental_problems", "age_under_5")
 
 
@@ -92,7 +94,6 @@ def run(ctx: Any) -> list[Path]:
     cp["log_prior_referrals"] = np.log(cp["n_prior_referrals"].astype(float))
     cp["age_under_5"] = (cp["age_years"] < 5).astype(float)
     cp["n_parental_problems"] = cp["n_parental_problems"].astype(float)
-    cp["plan_active"] = cp["plan_active"].astype(float)
     ag = coxph(
         cp,
         covariates=list(AG_COVARIATES),
