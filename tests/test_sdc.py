@@ -168,3 +168,15 @@ def test_rules_validate_thresholds() -> None:
         SDCRules(threshold=0)
     with pytest.raises(ValueError, match="rounding_base"):
         SDCRules(rounding_base=0)
+
+
+def test_command_line_checker_reports_and_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recurrence.sdc import main
+
+    _write(tmp_path / "t.csv", pd.DataFrame({"n": [4]}))
+    assert main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "t.csv: row 1, column 'n'" in out and "1 disclosure problem(s)" in out
+    assert main([str(tmp_path), "--threshold", "3", "--rounding", "1"]) == 0

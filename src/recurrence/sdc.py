@@ -702,3 +702,35 @@ def check_outputs(
     if found and raise_on_failure:
         raise DisclosureError(found)
     return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m recurrence.sdc OUT_DIR [--threshold N] [--rounding B]``: check a folder.
+
+    For output checking in a secure setting before release. Prints every violation (file, row,
+    column, problem) and returns 1 when there are any, 0 when the folder passes.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m recurrence.sdc",
+        description="Check every CSV in a folder against the disclosure rules.",
+    )
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--threshold", type=int, default=SDCRules.threshold)
+    parser.add_argument("--rounding", type=int, default=SDCRules.rounding_base)
+    args = parser.parse_args(argv)
+    rules = SDCRules(threshold=args.threshold, rounding_base=args.rounding)
+    found = check_outputs(args.out_dir, rules, raise_on_failure=False)
+    for v in found:
+        print(v.message)
+    n_files = len(list(Path(args.out_dir).rglob("*.csv")))
+    print(
+        f"{len(found)} disclosure problem(s) in {n_files} CSV file(s) under {args.out_dir} "
+        f"(threshold {rules.threshold}, rounding to {rules.rounding_base})"
+    )
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
