@@ -40,9 +40,8 @@ out[[length(out) + 1]] <- long("la_weighted", tn, "se_model", se(vcov(fw)))
 # Average marginal effects and standardised risks, delta method by central differences.
 ame <- function(b) {
   f2 <- f; f2$coefficients <- b
-  p <- predict(f2, type = "response")
+  p <- predict(f2, newdata = la, type = "response")  # newdata: recompute from b
   d1 <- la; d1$female <- 1; d0 <- la; d0$female <- 0
-  n1 <- la; n1$n_pp <- la$n_pp + 0  # n_pp treated as continuous
   r1 <- mean(predict(f2, newdata = d1, type = "response"))
   r0 <- mean(predict(f2, newdata = d0, type = "response"))
   c(age = mean(p * (1 - p)) * b[["age"]],
