@@ -29,7 +29,11 @@ def test_every_schema_year_fixture_loads(year: int) -> None:
     assert counts["cpp_reviews"] == 3
     assert t.rejections.empty
     kids = t.children.set_index("la_child_id")
-    assert kids.loc["C1", "sex"] == "F" and kids.loc["C2", "sex"] == "M" and kids.loc["C3", "sex"] == "U"
+    assert (
+        kids.loc["C1", "sex"] == "F"
+        and kids.loc["C2", "sex"] == "M"
+        and kids.loc["C3", "sex"] == "U"
+    )
     assert kids.loc["C1", "disabilities"] == "AUT LD"
     assert kids.loc["C3", "disabilities"] == "NONE"
     assert kids.loc["C2", "disabilities"] is None
@@ -103,7 +107,10 @@ def test_record_level_problems_are_rejected_and_the_rest_loads() -> None:
     assert factor_rb["reason"].tolist() == ["unknown code"]
     # a child whose every episode is rejected is still in the children table
     assert "E3" in set(t.children["la_child_id"])
-    assert set(rej.loc[rej["la_child_id"] == "E3", "reason"]) >= {"date out of range", "invalid date"}
+    assert set(rej.loc[rej["la_child_id"] == "E3", "reason"]) >= {
+        "date out of range",
+        "invalid date",
+    }
 
 
 BAD = {
@@ -168,7 +175,9 @@ def test_shared_samples_load(shared_dir: Path) -> None:
     assert fake.children["disabilities"].notna().sum() == 74
 
     liia = read_cin_xml(samples / "liia_cin-2022.xml")
-    assert all(n == 1 for k, n in liia.counts().items() if k not in ("assessment_factors", "rejections"))
+    assert all(
+        n == 1 for k, n in liia.counts().items() if k not in ("assessment_factors", "rejections")
+    )
     assert sorted(liia.assessment_factors["assessment_factor"]) == ["2A", "2B"]
     assert liia.cpps["number_of_previous_cpp"].iloc[0] == 10
     assert liia.rejections.empty

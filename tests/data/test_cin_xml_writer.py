@@ -57,7 +57,12 @@ def dataset(year: int, la: str = "318") -> CINTables:
             "child_key": [keys[0], keys[0], keys[1], keys[2]],
             "la_code": la,
             "la_child_id": ["K1", "K1", "K2", "K3"],
-            "cin_referral_date": [d(f"{y}-04-03"), d(f"{y}-11-20"), d(f"{y}-06-06"), d(f"{y}-08-08")],
+            "cin_referral_date": [
+                d(f"{y}-04-03"),
+                d(f"{y}-11-20"),
+                d(f"{y}-06-06"),
+                d(f"{y}-08-08"),
+            ],
             "referral_source": ["5A", "1A", "3A", "10"],
             "primary_need_code": ["N1", "N2", None, "N9"],
             "cin_closure_date": [d(f"{y}-10-01"), pd.NaT, d(f"{y}-06-07"), d(f"{year}-03-01")],
@@ -156,7 +161,9 @@ def complete(tables: CINTables) -> CINTables:
     """Fill the values the XSD requires that :func:`dataset` leaves missing on purpose."""
     d = tables.as_dict()
     d["children"] = d["children"].assign(ethnicity=d["children"]["ethnicity"].fillna("NOBT"))
-    d["cin_episodes"] = d["cin_episodes"].assign(referral_nfa=d["cin_episodes"]["referral_nfa"].fillna(False))
+    d["cin_episodes"] = d["cin_episodes"].assign(
+        referral_nfa=d["cin_episodes"]["referral_nfa"].fillna(False)
+    )
     return CINTables(**d)
 
 
@@ -172,7 +179,9 @@ def test_round_trip_is_identical(tmp_path: Path, year: int) -> None:
 
 
 @pytest.mark.parametrize("year", range(2018, 2027))
-def test_output_validates_against_the_official_xsd(shared_dir: Path, tmp_path: Path, year: int) -> None:
+def test_output_validates_against_the_official_xsd(
+    shared_dir: Path, tmp_path: Path, year: int
+) -> None:
     tables = complete(dataset(year))
     tag = sex_element_for(year)
     path = tmp_path / "out.xml"
@@ -184,9 +193,17 @@ def test_output_validates_against_the_official_xsd(shared_dir: Path, tmp_path: P
     assert (doc.find(".//GenderCurrent") is not None) == (year < 2025)
 
 
-def test_gender_current_option_validates_2025_against_unmodified_xsd(shared_dir: Path, tmp_path: Path) -> None:
+def test_gender_current_option_validates_2025_against_unmodified_xsd(
+    shared_dir: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "out.xml"
-    write_cin_xml(complete(dataset(2025)), path, la_code="318", collection_year=2025, sex_element="GenderCurrent")
+    write_cin_xml(
+        complete(dataset(2025)),
+        path,
+        la_code="318",
+        collection_year=2025,
+        sex_element="GenderCurrent",
+    )
     assert xsd(shared_dir, 2025, "GenderCurrent").validate(etree.parse(str(path)))
 
 
@@ -205,14 +222,18 @@ def test_year_specific_codes_are_checked(tmp_path: Path) -> None:
         write_cin_xml(t, tmp_path / "b.xml", la_code="318", collection_year=2020)
     assert not (tmp_path / "b.xml").exists()
     with pytest.raises(ValueError, match="sex_element"):
-        write_cin_xml(t, tmp_path / "c.xml", la_code="318", collection_year=2024, sex_element="Gender")  # type: ignore[arg-type]
+        write_cin_xml(
+            t, tmp_path / "c.xml", la_code="318", collection_year=2024, sex_element="Gender"
+        )  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="3-digit"):
         write_cin_xml(t, tmp_path / "c.xml", la_code="31", collection_year=2024)
 
 
 def test_write_returns_per_la(tmp_path: Path) -> None:
     a, b = dataset(2024, "318"), dataset(2024, "319")
-    both = CINTables(**{n: pd.concat([a.as_dict()[n], b.as_dict()[n]], ignore_index=True) for n in a.as_dict()})
+    both = CINTables(
+        **{n: pd.concat([a.as_dict()[n], b.as_dict()[n]], ignore_index=True) for n in a.as_dict()}
+    )
     paths = write_cin_returns(both, tmp_path, collection_year=2024)
     assert [p.name for p in paths] == ["cin_318_2024.xml", "cin_319_2024.xml"]
     assert len(read_cin_xml(paths[1]).children) == 3
