@@ -1,0 +1,119 @@
+"""Generator: structure of the tables, truth, determinism across runs and workers, mobility."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recurrence.data.schema import coerce_table
+from recurrence.errors import ModelInputError
+from recurrence.synth import SynthConfig, generate, preset_config
+from recurrence.synth.cohort import census_year_tables
+from recurrence.synth.manifest import verify_manifest
+
+N = 1500
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return generate(n_children=N, years=6, seed=11, preset="england-2025")
+
+
+def test_tables_follow_the_schemas_and_n_is_distinct_children(cohort) -> None:
+    cohort.tables.validate()
+    for name, frame in cohort.tables.items():
+        pd.testing.assert_frame_equal(frame, coerce_table(name, frame))
+    assert cohort.truth["child_key"].nunique() == N == len(cohort.truth)
+    assert cohort.tables.children["child_key"].nunique() == N
+    # Every child has an episode open at some time in the window.
+    win_start = pd.Timestamp("2019-04-01")
+    ep = cohort.tables.cin_episodes
+    open_in_window = ep["cin_closure_date"].isna() | (ep["cin_closure_date"] >= win_start)
+    assert open_in_window.all()
+    assert (ep["cin_referral_date"] <= pd.Timestamp("2025-03-31")).all()
+
+
+def test_truth_contains_unreferred_maltreatment_and_dates_are_ordered(cohort) -> None:
+    ev = cohort.truth_events
+    assert ev["referred"].any() and (~ev["referred"]).any()
+    assert set(ev["child_key"]) <= set(cohort.truth["child_key"])
+    ep = cohort.tables.cin_episodes
+    closed = ep.dropna(subset=["cin_closure_date"])
+    assert (closed["cin_closure_date"] >= closed["cin_referral_date"]).all()
+    cp = cohort.tables.cpps.dropna(subset=["cpp_end_date"])
+    assert (cp["cpp_end_date"] >= cp["cpp_start_date"]).all()
+    tr = cohort.truth
+    assert (tr["highly_resistant"] == (tr["resistant_trait"] | tr["no_change_after_services"])).all()
+    cols = [c for c in tr.columns if c.startswith("pp_")]
+    assert (tr[cols].sum(axis=1) == tr["n_parental_problems"]).all()
+
+
+def test_recorded_previous_plans_never_exceed_the_truth(cohort) -> None:
+    tr = cohort.truth_referrals
+    plans = tr[tr["cpp"]]
+    assert (plans["number_of_previous_cpp_recorded"] <= plans["previous_cpp_any_la"]).all()
+    assert (plans["previous_cpp_same_la"] <= plans["number_of_previous_cpp_recorded"]).all()
+
+
+def _hashes(c, path, fmt="csv"):
+    c.write(path, fmt)
+    return json.loads((path / "manifest.json").read_text())["files"]
+
+
+def test_same_seed_same_bytes_whatever_the_workers(tmp_path) -> None:
+    a = generate(n_children=600, years=4, seed=3, n_jobs=1)
+    b = generate(n_children=600, years=4, seed=3, n_jobs=1)
+    c = generate(n_children=600, years=4, seed=3, n_jobs=2)
+    ha, hb, hc = _hashes(a, tmp_path / "a"), _hashes(b, tmp_path / "b"), _hashes(c, tmp_path / "c")
+    assert ha == hb == hc
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "c" / "manifest.json").read_bytes()
+    assert all(verify_manifest(tmp_path / "a").values())
+    d = generate(n_children=600, years=4, seed=4)
+    assert _hashes(d, tmp_path / "d")["cin_episodes.csv"] != ha["cin_episodes.csv"]
+
+
+def test_mobility_rate_drives_moves_and_cross_la_records() -> None:
+    cfg = preset_config("england-2025")
+    still = generate(n_children=800, years=6, seed=5, preset="england-2025",
+                     config=cfg.replace(mobility_rate=0.0))
+    mobile = generate(n_children=800, years=6, seed=5, preset="england-2025",
+                      config=cfg.replace(mobility_rate=0.3))
+    assert not still.truth["moved_la"].any()
+    assert still.tables.children.groupby("child_key")["la_code"].nunique().max() == 1
+    multi = mobile.tables.children.groupby("child_key")["la_code"].nunique()
+    assert (multi > 1).sum() > 20
+    assert mobile.truth["moved_la"].mean() > 0.3
+    # A child's records in different LAs carry different LA child ids.
+    rec = mobile.tables.children
+    assert rec.groupby("child_key")["la_child_id"].nunique().equals(multi)
+
+
+def test_census_year_view_hides_the_future(cohort) -> None:
+    y = census_year_tables(cohort.tables, 2023)
+    ref = pd.Timestamp("2023-03-31")
+    assert (y.cin_episodes["cin_referral_date"] <= ref).all()
+    assert (y.cin_episodes["cin_closure_date"].dropna() <= ref).all()
+    assert (y.cpps["cpp_end_date"].dropna() <= ref).all()
+    assert (y.cin_episodes["census_year"] == 2023).all()
+    y.validate()
+
+
+def test_bad_arguments_raise() -> None:
+    with pytest.raises(ModelInputError, match="preset"):
+        generate(n_children=10, years=2, seed=1, preset="wales")
+    with pytest.raises(ModelInputError, match="n_children"):
+        generate(n_children=0, years=2, seed=1)
+    with pytest.raises(ModelInputError, match="format"):
+        generate(n_children=5, years=2, seed=1).write("unused", "json")
+
+
+def test_allocation_is_proportional_and_exact() -> None:
+    from recurrence.synth.generator import allocate
+
+    w = np.array([0.5, 0.3, 0.2])
+    assert allocate(10, w).tolist() == [5, 3, 2]
+    assert allocate(7, w).sum() == 7
+    assert isinstance(SynthConfig().to_dict()["mobility_rate"], float)
