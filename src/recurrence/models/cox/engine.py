@@ -96,6 +96,12 @@ class CoxData:
     hi: IntArray
     event_times: FloatArray
     event_strata: IntArray
+    x_ev: FloatArray
+    w_ev: FloatArray
+    term_time: IntArray
+    frac: FloatArray
+    has_start: bool  # some row leaves a risk set by its start (counting process or strata)
+    untied: bool
 
 
 def prepare(
@@ -153,6 +159,10 @@ def prepare(
     lo = np.searchsorted(event_keys, start_key, side="right").astype(np.int64)
     hi = np.searchsorted(event_keys, stop_key, side="right").astype(np.int64)
     ev_strata = event_keys // k
+    # Everything about the event rows that does not depend on beta is computed once here.
+    d_int = counts.astype(np.int64)
+    term_time = np.repeat(np.arange(len(event_keys)), d_int)
+    frac = (np.arange(len(ev_rows)) - np.repeat(ev_start, d_int)) / np.repeat(counts, d_int)
     times_all = uniq
     event_times = times_all[(event_keys % k) - 1]
     return CoxData(
@@ -168,20 +178,29 @@ def prepare(
         hi=hi,
         event_times=event_times,
         event_strata=ev_strata.astype(np.int64),
+        x_ev=np.asfortranarray(x[ev_rows], dtype=np.float64),
+        w_ev=w[ev_rows],
+        term_time=term_time.astype(np.int64),
+        frac=frac.astype(np.float64),
+        has_start=bool(lo.any()),
+        untied=bool((counts == 1).all()),
     )
 
 
-def _risk_sums(values: FloatArray, lo: IntArray, hi: IntArray, n_times: int) -> FloatArray:
+def _risk_sums(
+    values: FloatArray, lo: IntArray | None, hi: IntArray, n_times: int
+) -> FloatArray:
     """Sums of ``values`` over the rows at risk at each event time (``lo_i <= k < hi_i``).
 
     ``sum_{i: hi_i > k} v_i - sum_{i: lo_i > k} v_i``, each a reverse cumulative sum of a
     ``bincount``: late event times only accumulate late rows, which keeps small risk sets
-    accurate (the reason ``agreg`` also sums from the end).
+    accurate (the reason ``agreg`` also sums from the end). ``lo=None`` for right-censored
+    data, where no row leaves the risk set by its start.
     """
-    a = np.bincount(hi, weights=values, minlength=n_times + 1)
-    b = np.bincount(lo, weights=values, minlength=n_times + 1)
-    diff = a - b
-    out: FloatArray = np.cumsum(diff[::-1])[::-1][1:]
+    diff = np.bincount(hi, weights=values, minlength=n_times + 1)
+    if lo is not None:
+        diff -= np.bincount(lo, weights=values, minlength=n_times + 1)
+    out: FloatArray = np.cumsum(diff[::-1], dtype=np.float64)[::-1][1:]
     return out
 
 
@@ -213,33 +232,45 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
     r = w * np.exp(eta - shift)
     nt_ = len(data.ev_count)
     p = x.shape[1]
-    s0 = _risk_sums(r, data.lo, data.hi, nt_)
-    s1 = np.empty((nt_, p))
-    for col in range(p):  # a loop over covariates only: each pass is O(n)
-        s1[:, col] = _risk_sums(r * x[:, col], data.lo, data.hi, nt_)
-    # Sums over the tied events of each event time.
+    lo = data.lo if data.has_start else None
+    s0 = _risk_sums(r, lo, data.hi, nt_)
+    # Sums over the tied events of each event time, then the d Efron terms j = 0..d-1 of each
+    # event time (the terms are the event rows, in event-time order). All n x p and terms x p
+    # work runs a covariate (contiguous column) at a time: strided row access costs more than
+    # the arithmetic at this size.
     evr = data.ev_rows
     r_ev = r[evr]
-    x_ev = x[evr]
-    e0 = np.add.reduceat(r_ev, data.ev_start)
-    e1 = np.add.reduceat(r_ev[:, None] * x_ev, data.ev_start, axis=0)
-    wsum = np.add.reduceat(w[evr], data.ev_start)
+    tt = data.term_time
     d = data.ev_count
-    wbar = wsum / d
-    # Expand each event time into its d Efron terms j = 0..d-1.
     n_terms = len(evr)
-    term_time = np.repeat(np.arange(len(d)), d.astype(np.int64))
-    j = np.arange(n_terms) - np.repeat(data.ev_start, d.astype(np.int64))
-    f = j / d[term_time] if ties == "efron" else np.zeros(n_terms)
-    den = s0[term_time] - f * e0[term_time]
-    num = s1[term_time] - f[:, None] * e1[term_time]
-    m = num / den[:, None]
-    wb = wbar[term_time]
+    f = data.frac if ties == "efron" else np.zeros(n_terms)
+    wbar = np.bincount(tt, weights=data.w_ev, minlength=nt_) / d
+    if data.untied:
+        e0 = r_ev
+        den, wb = s0, wbar
+    else:
+        e0 = np.asarray(np.bincount(tt, weights=r_ev, minlength=nt_), dtype=np.float64)
+        den = s0[tt] - f * e0[tt]
+        wb = wbar[tt]
+    s1 = np.empty((nt_, p), order="F")
+    e1 = np.empty((nt_, p), order="F")
+    m = np.empty((n_terms, p), order="F")
+    for col in range(p):
+        s1[:, col] = _risk_sums(r * x[:, col], lo, data.hi, nt_)
+        rx_ev = r_ev * data.x_ev[:, col]
+        if data.untied:
+            e1[:, col] = rx_ev
+            m[:, col] = s1[:, col] / den
+        else:
+            e1[:, col] = np.bincount(tt, weights=rx_ev, minlength=nt_)
+            m[:, col] = (s1[tt, col] - f * e1[tt, col]) / den
+    term_time = tt
+    x_ev = data.x_ev
     a = wb / den
     eta_ev = eta[evr]
     loglik = float(np.dot(w[evr], eta_ev) - np.dot(wb, np.log(den)) - shift * wb.sum())
-    xsum = w[evr] @ x_ev
-    score = xsum - (wb[:, None] * m).sum(axis=0)
+    xsum = data.w_ev @ x_ev
+    score = xsum - wb @ m
     info = np.empty((x.shape[1], x.shape[1]))
     if need_info:
         c_time = np.bincount(term_time, weights=a, minlength=len(d))
