@@ -22,7 +22,14 @@ _BASE: Final[dict[str, dict[str, Any]]] = {
 }
 
 FITTED: Final[dict[str, dict[str, Any]]] = {
-    "england-2009": {},
+    # python -m recurrence.synth.calibration --preset england-2009 --children 40000 --evaluations 36
+    "england-2009": {
+        "rereferral_multiplier": 15.1784,
+        "plan_logit": -1.3853,
+        "plan_log_or_previous": 1.5361,
+        "plan_log_or_under5": 3.8696,
+        "neg_emo_logit": 0.912,
+    },
     "england-2025": {"plan_log_or_previous": 2.5},
 }
 """Calibrated values of the free parameters, per preset (see the module docstring)."""
