@@ -191,6 +191,43 @@ def two_proportions(
     }
 
 
+def binary_exposure_logistic(
+    rng: np.random.Generator,
+    *,
+    n: int,
+    log_or: float,
+    p_exposed: float,
+    baseline_risk: float,
+) -> dict[str, Any]:
+    """A cohort with one binary exposure and a fixed-window binary outcome (estimand
+    ``exposure``, log odds ratio); the unexposed risk is ``baseline_risk``."""
+    x = (rng.random(n) < p_exposed).astype(float)
+    eta = special.logit(baseline_risk) + log_or * x
+    y = (rng.random(n) < special.expit(eta)).astype(float)
+    return {
+        "model": "logit",
+        "X": np.column_stack([np.ones(n), x]),
+        "y": y,
+        "names": ["(Intercept)", "exposure"],
+    }
+
+
+def normal_logistic(
+    rng: np.random.Generator, *, n: int, intercept: float, betas: Sequence[float]
+) -> dict[str, Any]:
+    """Logistic outcome on ``len(betas)`` independent standard-normal covariates ``x1, x2, ...``
+    (the benchmark design)."""
+    p = len(betas)
+    x = rng.standard_normal((n, p))
+    y = (rng.random(n) < special.expit(intercept + x @ np.asarray(betas, float))).astype(float)
+    return {
+        "model": "logit",
+        "X": np.column_stack([np.ones(n), x]),
+        "y": y,
+        "names": ["(Intercept)", *(f"x{j + 1}" for j in range(p))],
+    }
+
+
 # -- methods -----------------------------------------------------------------------------------
 def _wald(b: float, se: float, z: float) -> Estimate:
     p = float(2 * stats.norm.sf(abs(b / se))) if se > 0 else math.nan
@@ -540,3 +577,105 @@ def claims_study(
         chunk_size=chunk_size,
     )
     return study, triples
+
+
+EFFECTS_COLUMNS: tuple[str, ...] = (
+    "claim_id",
+    "source",
+    "reported_value",
+    "reported_measure",
+    "true_value",
+    "n_reps",
+    "mean_estimate",
+    "bias",
+    "bias_mcse",
+    "emp_se",
+    "emp_se_mcse",
+    "model_se",
+    "rel_error_model_se",
+    "coverage",
+    "coverage_mcse",
+    "power",
+    "power_mcse",
+    "nonconvergence_rate",
+)
+"""Columns of ``effects.csv`` (``recurrence effects``); values on the scale of
+``reported_measure``; ``rel_error_model_se`` in per cent (Morris et al. 2019)."""
+
+
+@dataclass(frozen=True)
+class ClaimsResult:
+    """Tables of a claims run: performance per claim, replicate intervals, re-expressions."""
+
+    effects: pd.DataFrame
+    intervals: pd.DataFrame
+    reexpressed: pd.DataFrame
+
+
+def summarise_claims(
+    replicates: pd.DataFrame,
+    study: Study,
+    triples: Sequence[tuple[Claim, Scenario, ClaimTarget]],
+) -> ClaimsResult:
+    """Performance per claim on its reported scale, plus the claim re-expressed on other scales.
+
+    ``effects`` has the columns :data:`EFFECTS_COLUMNS`, one row per claim in registry order.
+    ``intervals`` gives the 2.5 and 97.5 percentiles of the converged replicate estimates (for
+    the forest plot). ``reexpressed`` gives each ratio claim as OR, RR and HR at its
+    scenario's baseline risk over the window (:func:`recurrence.effects.scales.reexpress`).
+    """
+    from recurrence.effects.ademp import performance_table
+    from recurrence.effects.scales import reexpress
+
+    ratio_estimands = [t.estimand for _, _, t in triples if t.log_scale]
+    perf = performance_table(replicates, study, ratio_scale=ratio_estimands)
+    rows, ivals, rex = [], [], []
+    for claim, scen, target in triples:
+        p = perf[
+            (perf["dgm"] == scen.dgm.name)
+            & (perf["method"] == "study_model")
+            & (perf["estimand"] == target.estimand)
+        ].iloc[0]
+        reported = claim.point_value
+        rows.append(
+            {
+                "claim_id": claim.id,
+                "source": claim.citation,
+                "reported_value": reported,
+                "reported_measure": target.reported_measure,
+                "true_value": p["true_value"],
+                "n_reps": int(p["n_reps"]),
+            }
+            | {k: p[k] for k in EFFECTS_COLUMNS[6:]}
+        )
+        r = replicates[
+            (replicates["dgm"] == scen.dgm.name)
+            & (replicates["method"] == "study_model")
+            & (replicates["estimand"] == target.estimand)
+            & replicates["converged"].astype(bool)
+        ]["estimate"].to_numpy(float)
+        r = r[np.isfinite(r)]
+        if target.log_scale:
+            r = np.exp(r)
+        lo, hi = np.quantile(r, [0.025, 0.975]) if r.size else (math.nan, math.nan)
+        ivals.append({"claim_id": claim.id, "lower": float(lo), "upper": float(hi)})
+        if target.reported_measure in ("OR", "HR", "RR") and reported is not None:
+            conv = reexpress(reported, target.reported_measure, scen.baseline_risk)  # type: ignore[arg-type]
+            rex.append(
+                {
+                    "claim_id": claim.id,
+                    "reported_measure": target.reported_measure,
+                    "reported_value": reported,
+                    "baseline_risk": scen.baseline_risk,
+                    "window": scen.window,
+                    "as_OR": conv["OR"],
+                    "as_RR": conv["RR"],
+                    "as_HR": conv["HR"],
+                    "exposed_risk": conv["exposed_risk"],
+                }
+            )
+    return ClaimsResult(
+        pd.DataFrame(rows, columns=list(EFFECTS_COLUMNS)),
+        pd.DataFrame(ivals, columns=["claim_id", "lower", "upper"]),
+        pd.DataFrame(rex),
+    )
