@@ -71,6 +71,20 @@ def _codes(data: pd.DataFrame, cols: Sequence[str], what: str) -> tuple[np.ndarr
     return codes, list(grouped.groups.keys())
 
 
+@dataclass(frozen=True)
+class FitState:
+    """Engine state kept by :class:`CoxResults` for diagnostics (``cox_zph``, concordance).
+
+    Holds references to the fitted arrays (centred ``x``, times, risk-set indices), so it costs
+    no copy; ``strata`` are the stratum codes (``None`` when unstratified).
+    """
+
+    data: engine.CoxData
+    fit: engine.CoxFit
+    ties: str
+    strata: np.ndarray | None
+
+
 @dataclass(frozen=True, repr=False)
 class CoxResults(ModelResults):
     """Results of :func:`coxph`: log hazard ratios plus what prediction needs.
@@ -92,6 +106,7 @@ class CoxResults(ModelResults):
     baseline: pd.DataFrame = field(default_factory=pd.DataFrame)
     strata_levels: tuple[object, ...] = (None,)
     strata_columns: tuple[str, ...] = ()
+    state: FitState | None = field(default=None, compare=False)
 
     def predict(
         self,
@@ -338,4 +353,5 @@ def coxph(
         baseline=base,
         strata_levels=tuple(levels),
         strata_columns=strata_cols,
+        state=FitState(data=cd, fit=res, ties=ties, strata=scodes),
     )
