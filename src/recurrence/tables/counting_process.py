@@ -71,47 +71,57 @@ PARENTAL_PROBLEM_COLUMNS: dict[str, str] = {
 _ORIGIN = pd.Timestamp("1900-01-01")
 
 
+_ORIGIN_EPOCH_DAYS = int((_ORIGIN - pd.Timestamp("1970-01-01")).days)
+
+
+def _to_dates(days: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_days` for whole, non-missing day numbers."""
+    return (days.astype(np.int64) + _ORIGIN_EPOCH_DAYS).astype("datetime64[D]").astype("datetime64[ns]")
+
+
 def _days(dates: pd.Series) -> np.ndarray:
     return (pd.to_datetime(dates) - _ORIGIN).dt.days.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _assessment_changes(tables: CINTables, gid_of: pd.Series) -> pd.DataFrame:
-    """One row per assessment: child group, effective day (days since 1900) and B indicators."""
+    """One row per assessment: child group, effective day (days since 1900) and B indicators.
+
+    Factors are matched to their assessment on (LA, child id, referral date, assessment start)
+    by one group numbering over both tables and a scatter into an assessments x 6 matrix.
+    Factors recorded against an assessment missing from ``assessments`` still count (they show
+    an assessment was completed) and are dated at the assessment start.
+    """
     a = tables.assessments
-    id_cols = ["la_code", "la_child_id", "cin_referral_date", "assessment_actual_start_date"]
     f = tables.assessment_factors
+    id_cols = ["la_code", "la_child_id", "cin_referral_date", "assessment_actual_start_date"]
     pp_cols = list(PARENTAL_PROBLEM_COLUMNS.values())
-    f = f.loc[f["assessment_factor"].isin(list(PARENTAL_PROBLEM_COLUMNS))]
-    if len(f):
-        wide = (
-            pd.crosstab(
-                [f[c] for c in id_cols],
-                f["assessment_factor"].map(PARENTAL_PROBLEM_COLUMNS),
-            )
-            .clip(upper=1)
-            .reindex(columns=pp_cols, fill_value=0)
-            .reset_index()
-        )
-    else:
-        wide = pd.DataFrame({**{c: a[c].iloc[:0] for c in id_cols}, **{c: [] for c in pp_cols}})
-    m = a[[*id_cols, "child_key", "assessment_authorisation_date"]].merge(
-        wide, on=id_cols, how="left"
+    code_index = {code: i for i, code in enumerate(PARENTAL_PROBLEM_COLUMNS)}
+    both = pd.concat(
+        [a[[*id_cols, "child_key"]], f[[*id_cols, "child_key"]]], ignore_index=True
     )
-    # Factors recorded against an assessment missing from `assessments` still count (the factor
-    # is evidence that an assessment was completed); date them at the assessment start.
-    orphan = wide.merge(a[id_cols], on=id_cols, how="left", indicator=True)
-    orphan = orphan.loc[orphan["_merge"] == "left_only"].drop(columns="_merge")
-    if len(orphan):
-        keys = tables.children[["la_code", "la_child_id", "child_key"]]
-        orphan = orphan.merge(keys, on=["la_code", "la_child_id"], how="inner")
-        orphan["assessment_authorisation_date"] = pd.NaT
-        m = pd.concat([m, orphan[m.columns]], ignore_index=True)
-    when = m["assessment_authorisation_date"].fillna(m["assessment_actual_start_date"])
-    out = pd.DataFrame(
-        {"gid": gid_of.reindex(m["child_key"]).to_numpy(), "day": _days(when)}
+    grp = both.groupby(id_cols, sort=False, dropna=False).ngroup().to_numpy()
+    n_groups = int(grp.max()) + 1 if len(grp) else 0
+    g_a, g_f = grp[: len(a)], grp[len(a) :]
+    mat = np.zeros((n_groups, len(pp_cols)), dtype=np.float64)
+    ci = f["assessment_factor"].map(code_index).to_numpy(dtype="float64", na_value=np.nan)
+    hit = ~np.isnan(ci)
+    mat[g_f[hit], ci[hit].astype(np.int64)] = 1.0
+    when_a = a["assessment_authorisation_date"].fillna(a["assessment_actual_start_date"])
+    has_assessment = np.zeros(n_groups, dtype=bool)
+    has_assessment[g_a] = True
+    orphan_rows = np.flatnonzero(~has_assessment[g_f])
+    # One row per orphan group (its first factor row).
+    _, first = np.unique(g_f[orphan_rows], return_index=True)
+    orphan_rows = orphan_rows[first]
+    keys = np.concatenate(
+        [a["child_key"].to_numpy(dtype=object), f["child_key"].to_numpy(dtype=object)[orphan_rows]]
     )
-    for c in pp_cols:
-        out[c] = m[c].fillna(0).to_numpy(dtype="float64")
+    when = np.concatenate(
+        [_days(when_a), _days(f["assessment_actual_start_date"].iloc[orphan_rows])]
+    )
+    rows = np.concatenate([g_a, g_f[orphan_rows]])
+    out = pd.DataFrame({"gid": gid_of.reindex(keys).to_numpy(dtype="float64"), "day": when})
+    out[pp_cols] = mat[rows]
     return out
 
 
@@ -224,8 +234,8 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     last_ref = agg["last_ref_day"].to_numpy()[rows]
     out["gap_start"] = (day[rows] - last_ref).astype(np.int64)
     out["gap_stop"] = (day[nxt] - last_ref).astype(np.int64)
-    out["start_date"] = _ORIGIN + pd.to_timedelta(day[rows], unit="D")
-    out["stop_date"] = _ORIGIN + pd.to_timedelta(day[nxt], unit="D")
+    out["start_date"] = _to_dates(day[rows])
+    out["stop_date"] = _to_dates(day[nxt])
     out["origin_date"] = cens["origin_date"].to_numpy()[gid[rows]]
     out["age_years"] = age_at(
         pd.Series(cens["birth_date"].to_numpy()[gid[rows]]), out["start_date"]
