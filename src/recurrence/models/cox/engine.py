@@ -351,15 +351,19 @@ def _solve_spd(info: FloatArray, u: FloatArray) -> FloatArray:
     return sol
 
 
-def singular_terms(info: FloatArray, names: list[str], tol: float = 1e-10) -> list[str]:
+def singular_terms(
+    info: FloatArray, names: list[str], scale: FloatArray, tol: float = 1e-10
+) -> list[str]:
     """Names of the terms in the null space of the information matrix (collinear terms).
 
-    ``info`` is scaled to unit diagonal first so the tolerance is scale-free; a zero diagonal
-    (a covariate constant within every risk set) is singular on its own.
+    A diagonal element that is zero relative to ``scale`` (the weighted sum of squares of that
+    covariate over the events) means a covariate constant within every risk set, singular on
+    its own. Otherwise ``info`` is scaled to unit diagonal, so the eigenvalue tolerance is
+    free of the covariates' units, and terms loading on a null eigenvector are returned.
     """
     p = info.shape[0]
     diag = np.diag(info).copy()
-    bad = [names[i] for i in range(p) if not diag[i] > 0]
+    bad = [names[i] for i in range(p) if not diag[i] > tol * scale[i] or not diag[i] > 0]
     if bad:
         return bad
     sc = 1.0 / np.sqrt(diag)
@@ -394,7 +398,8 @@ def fit(
     beta = np.zeros(p) if init is None else init.astype(np.float64).copy()
     t = _terms(data, beta, ties)
     loglik_null = t.loglik
-    bad = singular_terms(t.info, names)
+    scale = data.w_ev @ (data.x_ev * data.x_ev)
+    bad = singular_terms(t.info, names, scale)
     if bad:
         raise ModelInputError(
             "singular design: the information matrix is not invertible; collinear (or constant "
@@ -433,7 +438,7 @@ def fit(
             "that perfectly predicts events) -- check for monotone likelihood, drop or combine "
             "sparse terms, or raise iter_max."
         )
-    bad = singular_terms(t.info, names)
+    bad = singular_terms(t.info, names, scale)
     if bad:
         raise ModelInputError(
             "singular design: the information matrix is not invertible at the estimate; "
@@ -441,6 +446,20 @@ def fit(
         )
     var = linalg.inv(t.info)
     var = (var + var.T) / 2
+    # R's check for infinite coefficients (coxph.fit, toler.inf = sqrt(eps)): the Newton step
+    # still to take is not negligible although the log likelihood stopped changing, i.e. the
+    # likelihood is monotone in that coefficient and the estimate is drifting to infinity.
+    nxt = np.abs(t.score @ var)
+    infinite = (nxt > eps) & (nxt > np.sqrt(eps) * np.abs(beta))
+    if infinite.any():
+        bad_terms = [names[i] for i in np.flatnonzero(infinite)]
+        raise ConvergenceError(
+            f"Cox model: the log partial likelihood converged after {it} Newton iterations but "
+            f"the coefficient of {', '.join(bad_terms)} did not (monotone likelihood: it is "
+            "drifting to +/- infinity, typically because every event is in one level of that "
+            "covariate). Remedy: combine sparse categories or drop the term; a Firth-penalised "
+            "Cox model gives finite estimates."
+        )
     return CoxFit(
         beta=beta,
         var=var,

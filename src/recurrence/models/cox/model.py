@@ -188,6 +188,7 @@ def coxph(
     weights: str | None = None,
     ties: Literal["efron", "breslow"] = "efron",
     robust: bool = False,
+    iter_max: int = 20,
 ) -> CoxResults:
     """Fit a Cox proportional-hazards model; estimates are log hazard ratios.
 
@@ -214,6 +215,8 @@ def coxph(
         "efron" (R's default) or "breslow".
     robust
         Sandwich variance with each row its own cluster when ``cluster`` is not given.
+    iter_max
+        Maximum Newton-Raphson iterations (R's ``coxph.control(iter.max = 20)``).
 
     Returns
     -------
@@ -227,7 +230,9 @@ def coxph(
         stop <= start, event not 0/1, no events, NaN in covariates or times, non-positive
         weights, singular design (names the collinear terms).
     ConvergenceError
-        Newton-Raphson did not converge in 20 iterations.
+        Newton-Raphson did not converge in ``iter_max`` iterations, or a coefficient is
+        drifting to infinity (monotone likelihood); the message names the iterations used
+        and the remedy.
     """
     check_literal("ties", ties, TIES)
     if not isinstance(robust, bool):
@@ -317,7 +322,9 @@ def coxph(
     xc = x
     xc -= means  # in place: x is our own copy
     cd = engine.prepare(xc, stop, ev, start=st, strata=scodes, weights=w)
-    res = engine.fit(cd, ties=ties, names=covariates)
+    if not isinstance(iter_max, int) or iter_max < 1:
+        raise ValueError(f"iter_max must be a positive integer; got {iter_max!r}")
+    res = engine.fit(cd, ties=ties, names=covariates, iter_max=iter_max)
     var = res.var
     extra: dict[str, object] = {
         "ties": ties,
