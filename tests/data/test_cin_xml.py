@@ -138,7 +138,7 @@ def test_bad_files_raise_one_clear_error(name: str) -> None:
 
 
 def test_missing_file_and_directory_are_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match="cannot read file|empty|not found"):
+    with pytest.raises(InputFileError, match=r"cannot read file"):
         read_cin_xml(tmp_path / "absent.xml")
     with pytest.raises(InputFileError, match="directory"):
         read_cin_xml(tmp_path)

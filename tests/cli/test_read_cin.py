@@ -1,0 +1,96 @@
+"""``recurrence read-cin``: tables written, summary printed, bad input -> one line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recurrence.cli import main
+from recurrence.data.io import read_tables
+from recurrence.data.schema import TABLE_NAMES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cin_xml"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[..., Result]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Run the console entry point in-process (as the installed script does) and capture output."""
+
+    def _run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return _run
+
+
+def test_writes_every_table_and_a_summary(run: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = run(
+        "read-cin", str(FIXTURES / "years"), str(FIXTURES / "record_errors.xml"), "--out", str(out)
+    )
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.stem for p in out.glob("*.csv")) == sorted(TABLE_NAMES)
+    tables = read_tables(out)
+    assert len(tables.children) == 5  # C1, C2, C3 of LA 318 over nine years, plus E1, E3
+    assert "read 5 children, 37 episodes, 19 child protection plans" in res.stdout
+    assert "duplicate episode" in res.stdout and "rejections: 30" in res.stdout
+    assert pd.read_csv(out / "rejections.csv")["source_file"].eq("record_errors.xml").all()
+
+
+def test_parquet_format(run: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "pq"
+    res = run(
+        "read-cin",
+        str(FIXTURES / "years" / "cin_2024.xml"),
+        "--out",
+        str(out),
+        "--format",
+        "parquet",
+    )
+    assert res.returncode == 0, res.stderr
+    assert (out / "cpps.parquet").exists()
+    assert len(read_tables(out).cpps) == 2
+    assert "rejections: none" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "bad", ["billion_laughs.xml", "truncated.xml", "wrong_root.xml", "not_xml.xml"]
+)
+def test_bad_file_is_one_line_exit_2_and_no_output(run: Runner, tmp_path: Path, bad: str) -> None:
+    out = tmp_path / "out"
+    # a good file first: nothing may be written for it either
+    good = str(FIXTURES / "years" / "cin_2024.xml")
+    res = run("read-cin", good, str(FIXTURES / "bad" / bad), "--out", str(out))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"recurrence: error: {FIXTURES / 'bad' / bad}: ")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_format_and_missing_path(run: Runner, tmp_path: Path) -> None:
+    good = str(FIXTURES / "years" / "cin_2024.xml")
+    res = run("read-cin", good, "--out", str(tmp_path / "o"), "--format", "xlsx")
+    assert res.returncode == 2 and "format must be one of csv, parquet" in res.stderr
+    res = run("read-cin", str(tmp_path / "nope.xml"), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "file not found" in res.stderr
+    assert not (tmp_path / "o").exists()
