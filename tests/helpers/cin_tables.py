@@ -29,8 +29,14 @@ def build(
     assessments: Iterable[Assessment] = (),
     births: Mapping[str, str | None] | None = None,
     deaths: Mapping[str, str] | None = None,
+    validate: bool = False,
 ) -> CINTables:
-    """Return validated CINTables holding exactly the given records (see the module docstring)."""
+    """Return CINTables holding exactly the given records (see the module docstring).
+
+    Tables are coerced to the schema dtypes; pandera validation (slow: about half a second) runs
+    only with ``validate=True``; ``tests/helpers/test_cin_tables.py`` checks that the builder's
+    output validates.
+    """
     births = dict(births or {})
     deaths = dict(deaths or {})
     eps: dict[tuple[str, str, str], dict] = {}
@@ -116,4 +122,5 @@ def build(
         frames["assessments"] = pd.DataFrame(asm)
         if factors:
             frames["assessment_factors"] = pd.DataFrame(factors)
-    return CINTables.from_mapping(frames).validate()
+    tables = CINTables.from_mapping(frames)
+    return tables.validate() if validate else tables

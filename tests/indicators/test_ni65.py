@@ -34,6 +34,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers.cin_tables import build
 from recurrence.indicators import d3_repeat_plans, ni65
@@ -192,3 +194,52 @@ def test_empty_tables_give_empty_frame():
         "n_previous_plan",
         "ni65_percent",
     ]
+
+
+DAY0 = pd.Timestamp("2005-04-01")
+
+
+@st.composite
+def plan_histories(draw):
+    """Random plan histories whose recorded NumberOfPreviousCPP is the true any-LA count."""
+    plans = []
+    for i in range(draw(st.integers(1, 6))):
+        day = 0
+        previous = 0
+        for _ in range(draw(st.integers(1, 4))):
+            day += draw(st.integers(1, 900))
+            length = draw(st.integers(1, 800))
+            la = draw(st.sampled_from(["201", "202"]))
+            start = DAY0 + pd.Timedelta(days=day)
+            end = start + pd.Timedelta(days=length)
+            plans.append((f"k{i}", la, str(start.date()), str(end.date()), previous))
+            previous += 1
+            day += length
+    return plans
+
+
+def merged(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    return a.merge(b, on=["la_code", "year"], suffixes=("_a", "_b"))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan_histories())
+def test_variant_orderings(plans):
+    t = build(plans=plans)
+    children, occasions = ni65(t), ni65(t, counting="occasions")
+    m = merged(children, occasions)
+    assert (m["n_becoming_subject_a"] <= m["n_becoming_subject_b"]).all()
+    assert (m["n_previous_plan_a"] <= m["n_previous_plan_b"]).all()
+    for counting in ("children", "occasions"):
+        same = ni65(t, counting=counting)
+        m = merged(same, ni65(t, counting=counting, scope="any_la"))
+        assert (m["n_previous_plan_a"] <= m["n_previous_plan_b"]).all()
+        m = merged(ni65(t, counting=counting, lookback_years=1), ni65(t, counting=counting, lookback_years=3))
+        assert (m["n_previous_plan_a"] <= m["n_previous_plan_b"]).all()
+        m = merged(ni65(t, counting=counting, lookback_years=3), same)
+        assert (m["n_previous_plan_a"] <= m["n_previous_plan_b"]).all()
+    # With the whole history in the data and the count recorded truthfully, D3 equals NI 65
+    # counted by occasion over any LA.
+    m = merged(ni65(t, counting="occasions", scope="any_la"), d3_repeat_plans(t))
+    assert (m["n_previous_plan"] == m["cpp_subsequent"]).all()
+    assert (m["n_becoming_subject"] == m["cpp_start"]).all()
