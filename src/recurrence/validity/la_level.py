@@ -248,3 +248,141 @@ def variance_decomposition(
     out["share"] = out["variance"] / total if total > 0 else np.nan
     out["n_las"] = int(y.size)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic data: every LA indicator against the LA's true prevalence of resistance
+# --------------------------------------------------------------------------------------------
+def _pooled(frame: pd.DataFrame, num: str, den: str, years: set[int] | None) -> pd.DataFrame:
+    if years is not None:
+        frame = frame[frame["year"].isin(years)]
+    g = frame.groupby("la_code")[[num, den]].sum()
+    return pd.DataFrame({"numerator": g[num].astype(float), "denominator": g[den].astype(float)})
+
+
+def la_indicator_table(
+    tables: object, *, min_history_years: float = 2.0
+) -> pd.DataFrame:
+    """Every count-based LA indicator pooled over the years with enough history.
+
+    Years are those (ending 31 March) in which every LA has at least ``min_history_years`` of
+    data before the year starts (NI 65 needs history to see previous plans; left truncation
+    biases early years down). Returns a long table: ``indicator``, ``la_code``, ``numerator``,
+    ``denominator``, ``value`` (proportion). Indicators: ``ni65`` (2008-10 definition: children,
+    same LA, however long ago), ``ni65_occasions``, ``ni65_any_la``, ``ni65_lookback_1y``,
+    ``ni65_lookback_2y``, ``d3`` (recorded previous plans), ``c1_rereferral``, ``ni64_long``.
+    """
+    from recurrence import indicators as ind  # local import: indicators import tables
+
+    base = ind.ni65(tables)  # type: ignore[arg-type]
+    ok = base.groupby("year")["history_years"].min()
+    years = {int(y) for y in ok.index[ok >= min_history_years]}
+    if not years:
+        raise ModelInputError(
+            f"no year has {min_history_years} years of history in every LA; simulate more years"
+        )
+    specs = {
+        "ni65": (base, "n_previous_plan", "n_becoming_subject"),
+        "ni65_occasions": (ind.ni65(tables, counting="occasions"),  # type: ignore[arg-type]
+                           "n_previous_plan", "n_becoming_subject"),
+        "ni65_any_la": (ind.ni65(tables, scope="any_la"),  # type: ignore[arg-type]
+                        "n_previous_plan", "n_becoming_subject"),
+        "ni65_lookback_1y": (ind.ni65(tables, lookback_years=1),  # type: ignore[arg-type]
+                             "n_previous_plan", "n_becoming_subject"),
+        "ni65_lookback_2y": (ind.ni65(tables, lookback_years=2),  # type: ignore[arg-type]
+                             "n_previous_plan", "n_becoming_subject"),
+        "d3": (ind.d3_repeat_plans(tables), "cpp_subsequent", "cpp_start"),  # type: ignore[arg-type]
+        "c1_rereferral": (ind.rereferral_rate_c1(tables),  # type: ignore[arg-type]
+                          "rereferral_count", "referral_count"),
+        "ni64_long": (ind.ni64_long_plans(tables),  # type: ignore[arg-type]
+                      "cpp_ended_2_years_or_more", "cpp_ended"),
+    }
+    parts = []
+    for name, (frame, num, den) in specs.items():
+        p = _pooled(frame, num, den, years)
+        p["indicator"] = name
+        parts.append(p.reset_index())
+    out = pd.concat(parts, ignore_index=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["value"] = np.where(out["denominator"] > 0, out["numerator"] / out["denominator"],
+                                np.nan)
+    out.attrs["years"] = sorted(years)
+    return out[["indicator", "la_code", "numerator", "denominator", "value"]]
+
+
+def la_validity(
+    indicators: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    extra_scores: pd.DataFrame | None = None,
+    extra_flags: pd.DataFrame | None = None,
+    level: float = 0.95,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Rank correlation and outlier agreement of each LA indicator with the LA truth.
+
+    Parameters
+    ----------
+    indicators
+        Long table from :func:`la_indicator_table`.
+    truth
+        One row per LA: ``la_code``, ``n_children`` and ``n_resistant`` (referred children and
+        those in highly resistant families); the true prevalence is their ratio. Its funnel
+        outliers (additive adjustment) are the reference flags.
+    extra_scores
+        Optional wide table indexed by ``la_code`` of further LA scores (e.g. mean risk-model
+        probability, risk-standardised rate) for which only the correlation is computed unless
+        ``extra_flags`` gives their outlier flags (same columns, boolean).
+
+    Returns
+    -------
+    (table, funnels)
+        ``table``: ``indicator``, ``spearman_with_truth``, ``spearman_ci_lower``,
+        ``spearman_ci_upper``, ``n_las``, ``n_outliers``, ``outlier_kappa`` (Cohen's kappa with
+        the truth's outliers) with its interval, ``outlier_agreement``; ``phi`` and ``tau`` of
+        the funnel. ``funnels``: the funnel table of every count indicator and of the truth.
+    """
+    t = truth.set_index("la_code")
+    t_prev = t["n_resistant"] / t["n_children"]
+    tf, _ = funnel_data(truth, numerator="n_resistant", denominator="n_children")
+    truth_flags = tf.set_index("la_code")["outlier"]
+    funnels = {"truth": tf}
+    rows = []
+    for name, part in indicators.groupby("indicator", sort=False):
+        part = part[part["denominator"] > 0]
+        rv = rank_validity(part.set_index("la_code")["value"], t_prev, level)
+        row = {"indicator": name, "spearman_with_truth": rv["spearman"],
+               "spearman_ci_lower": rv["ci_lower"], "spearman_ci_upper": rv["ci_upper"],
+               "n_las": rv["n"]}
+        try:
+            ft, od = funnel_data(part, numerator="numerator", denominator="denominator")
+        except ModelInputError:
+            ft, od = None, None
+        if ft is not None and od is not None:
+            funnels[str(name)] = ft
+            ag = outlier_agreement(ft.set_index("la_code")["outlier"], truth_flags)
+            row.update({"n_outliers": ag["n_flagged_a"], "outlier_kappa": ag["kappa"],
+                        "outlier_kappa_ci_lower": ag["kappa_ci_lower"],
+                        "outlier_kappa_ci_upper": ag["kappa_ci_upper"],
+                        "outlier_agreement": ag["agreement"], "phi": od.phi, "tau": od.tau})
+        rows.append(row)
+    if extra_scores is not None:
+        for col in extra_scores.columns:
+            rv = rank_validity(extra_scores[col], t_prev, level)
+            row = {"indicator": col, "spearman_with_truth": rv["spearman"],
+                   "spearman_ci_lower": rv["ci_lower"], "spearman_ci_upper": rv["ci_upper"],
+                   "n_las": rv["n"]}
+            if extra_flags is not None and col in extra_flags.columns:
+                ag = outlier_agreement(extra_flags[col], truth_flags)
+                row.update({"n_outliers": ag["n_flagged_a"], "outlier_kappa": ag["kappa"],
+                            "outlier_kappa_ci_lower": ag["kappa_ci_lower"],
+                            "outlier_kappa_ci_upper": ag["kappa_ci_upper"],
+                            "outlier_agreement": ag["agreement"]})
+            rows.append(row)
+    cols = ["indicator", "spearman_with_truth", "spearman_ci_lower", "spearman_ci_upper",
+            "n_las", "n_outliers", "outlier_kappa", "outlier_kappa_ci_lower",
+            "outlier_kappa_ci_upper", "outlier_agreement", "phi", "tau"]
+    out = pd.DataFrame(rows)
+    for c in cols:
+        if c not in out.columns:
+            out[c] = np.nan
+    return out[cols], funnels

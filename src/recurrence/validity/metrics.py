@@ -169,6 +169,10 @@ def cohen_kappa(a: ArrayLike, b: ArrayLike, level: float = 0.95) -> dict[str, fl
         return {"kappa": float("nan"), "ci_lower": float("nan"), "ci_upper": float("nan"),
                 "agreement": po}
     kappa = (po - pe) / (1 - pe)
+    if pa in (0.0, 1.0) or pb in (0.0, 1.0):
+        # One rater is constant: kappa is 0 by construction and its interval is undefined.
+        return {"kappa": float(kappa), "ci_lower": float("nan"), "ci_upper": float("nan"),
+                "agreement": po}
     se = np.sqrt(po * (1 - po) / (n * (1 - pe) ** 2))
     z = _z(level)
     return {"kappa": float(kappa), "ci_lower": float(kappa - z * se),
