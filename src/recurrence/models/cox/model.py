@@ -76,13 +76,14 @@ class FitState:
     """Engine state kept by :class:`CoxResults` for diagnostics (``cox_zph``, concordance).
 
     Holds references to the fitted arrays (centred ``x``, times, risk-set indices), so it costs
-    no copy; ``strata`` are the stratum codes (``None`` when unstratified).
+    no copy; ``strata`` and ``cluster`` are the stratum and cluster codes (``None`` if absent).
     """
 
     data: engine.CoxData
     fit: engine.CoxFit
     ties: str
     strata: np.ndarray | None
+    cluster: np.ndarray | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -360,5 +361,5 @@ def coxph(
         baseline=base,
         strata_levels=tuple(levels),
         strata_columns=strata_cols,
-        state=FitState(data=cd, fit=res, ties=ties, strata=scodes),
+        state=FitState(data=cd, fit=res, ties=ties, strata=scodes, cluster=ccodes),
     )
