@@ -90,7 +90,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_calibration": {},
         "03_models": {},
         "04_effects": {"claims": None, "reps": 10},
-        "05_ni65_validity": {"sweep_reps": 1, "sweep_children": 1000, "sweep_years": 5},
+        "05_ni65_validity": {"sweep_rates": [0.0, 0.2], "sweep_children": 1000, "sweep_years": 5},
         "06_la_stats": {},
     },
     "quick": {
@@ -98,7 +98,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_calibration": {},
         "03_models": {},
         "04_effects": {"claims": None, "reps": 300},
-        "05_ni65_validity": {"sweep_reps": 2, "sweep_children": 8000, "sweep_years": 8},
+        "05_ni65_validity": {
+            "sweep_rates": [0.0, 0.05, 0.1, 0.2],
+            "sweep_children": 8000,
+            "sweep_years": 8,
+        },
         "06_la_stats": {},
     },
     "full": {
@@ -106,7 +110,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_calibration": {},
         "03_models": {},
         "04_effects": {"claims": None, "reps": 1000},
-        "05_ni65_validity": {"sweep_reps": 10, "sweep_children": 50000, "sweep_years": 10},
+        "05_ni65_validity": {
+            "sweep_rates": [0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3],
+            "sweep_children": 50000,
+            "sweep_years": 10,
+        },
         "06_la_stats": {},
     },
 }
@@ -318,8 +326,22 @@ class StepContext:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, float_digits: int = 6) -> None:
-    """Write a CSV with fixed float precision, ``\\n`` endings and no index."""
-    frame.to_csv(path, index=False, lineterminator="\n", float_format=f"%.{float_digits}g")
+    """Write a CSV with fixed float precision, ``\\n`` endings and no index.
+
+    Floats inside ``object`` columns (rates next to the suppression marker after disclosure
+    control) get the same precision as float columns.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: (
+                    (None if v != v else format(v, f".{float_digits}g"))
+                    if isinstance(v, float)
+                    else v
+                )
+            )
+    out.to_csv(path, index=False, lineterminator="\n", float_format=f"%.{float_digits}g")
 
 
 def configure_matplotlib() -> None:
