@@ -189,6 +189,10 @@ class SynthConfig:
     s47_logit_need: float = _p(
         -2.5, "log-odds of a section 47 enquiry after assessment of a need referral", "assumption",
     )
+    s47_log_or_previous: float = _p(
+        2.0, "log odds ratio of a section 47 enquiry for a child with a previous plan (any LA)",
+        "assumption (a known history of plans raises the level of concern at assessment)",
+    )
     plan_logit: float = _p(
         -0.9, "log-odds of a child protection plan after a section 47 enquiry (child aged 5+, "
         "no previous plan, no parental problems)", "calibrated to plan starts per referral",

@@ -190,12 +190,12 @@ def simulate_las(
     neither the grouping nor the batch sizes change the result.
 
     Returns record kind ("children", "referrals", "events") -> column arrays, holding only
-    the selected children (with their full histories), ordered by LA in the order of ``las``.
+    the selected children (with their full histories), in simulation order (callers sort).
     """
     las = [int(x) for x in las]
     need = {la: int(t) for la, t in zip(las, targets, strict=True)}
     next_serial = dict.fromkeys(las, 0)
-    parts: dict[int, list[dict[str, dict[str, NDArray[Any]]]]] = {la: [] for la in las}
+    pieces: list[dict[str, dict[str, NDArray[Any]]]] = []
     while True:
         todo = [la for la in las if need[la] > 0]
         if not todo:
@@ -223,11 +223,7 @@ def simulate_las(
             keep[idx] = True
             need[la] -= idx.size
             next_serial[la] += nf
-        sel = _select(sim, keep)
-        for la, _ in group:
-            m = sel["children"]["origin_la"] == la
-            parts[la].append(_select(sel, m))
-    pieces = [p for la in las for p in parts[la]]
+        pieces.append(_select(sim, keep))
     if not pieces:
         sim = _simulate_batch(ctx, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint64))
         pieces = [_select(sim, np.zeros(sim["children"]["child"].size, dtype=bool))]
@@ -583,7 +579,9 @@ def _episode(
     a_auth = a_start + a_len
     nin = assessed & (_rng.uniform(kk, S_NIN, k) < cfg.not_in_need_probability)
     indicated = assessed & ~nin
-    s47_logit = np.where(cause_mal, cfg.s47_logit_maltreatment, cfg.s47_logit_need)
+    s47_logit = np.where(cause_mal, cfg.s47_logit_maltreatment, cfg.s47_logit_need) + (
+        cfg.s47_log_or_previous * has_plan[a]
+    )
     s47 = indicated & (_rng.uniform(kk, S_S47, k) < _expit(s47_logit))
     s47_start = a_start + np.floor(_rng.uniform(kk, S_S47_DELAY, k) * 6)
     young = (r - birth[a]) < 5 * YEAR

@@ -24,13 +24,20 @@ _BASE: Final[dict[str, dict[str, Any]]] = {
 FITTED: Final[dict[str, dict[str, Any]]] = {
     # python -m recurrence.synth.calibration --preset england-2009 --children 40000 --evaluations 36
     "england-2009": {
-        "rereferral_multiplier": 15.1784,
-        "plan_logit": -1.3853,
-        "plan_log_or_previous": 1.5361,
-        "plan_log_or_under5": 3.8696,
-        "neg_emo_logit": 0.912,
+        "rereferral_multiplier": 14.8765,
+        "plan_logit": -1.1523,
+        "plan_log_or_previous": -0.5727,
+        "plan_log_or_under5": 3.104,
+        "neg_emo_logit": 0.9518,
     },
-    "england-2025": {"plan_log_or_previous": 2.5},
+    # python -m recurrence.synth.calibration --preset england-2025 --children 40000 --evaluations 36
+    "england-2025": {
+        "rereferral_multiplier": 15.1163,
+        "plan_logit": -0.269,
+        "plan_log_or_previous": 0.3988,
+        "plan_duration_mean_days": 245.2438,
+        "plan_duration_shape": 1.486,
+    },
 }
 """Calibrated values of the free parameters, per preset (see the module docstring)."""
 
