@@ -72,7 +72,7 @@ def main() -> None:
     pilot = generate(n_children=args.pilot, years=args.years, seed=1, preset=args.preset, n_jobs=1)
     pilot_s = time.perf_counter() - t0
     per_child = children_in_need_per_year(pilot) / args.pilot
-    n = int(round(args.scale * args.per_year / per_child))
+    n = round(args.scale * args.per_year / per_child)
     print(f"pilot: {args.pilot:,} children, {pilot_s:.1f} s with 1 worker; "
           f"children in need per year per cohort child = {per_child:.3f}")
     print(f"England scale x{args.scale}: N = {n:,} distinct children over {args.years} years "
