@@ -118,3 +118,21 @@ def test_bad_input_is_one_line_and_no_output(run, tmp_path):
     assert missing.returncode == 2
     assert "not a directory" in missing.stderr
     assert not out.exists()
+
+
+def test_invalid_code_names_table_row_and_column(run, table_dir, tmp_path):
+    bad = tmp_path / "tables"
+    bad.mkdir()
+    for f in table_dir.iterdir():
+        (bad / f.name).write_text(f.read_text())
+    cpps = bad / "cpps.csv"
+    cpps.write_text(cpps.read_text().replace(",NEG,", ",XXX,", 1))
+    out = tmp_path / "out.csv"
+    res = run("--data", str(bad), "--out", str(out))
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1
+    assert "cpps.csv" in res.stderr
+    assert "row 2" in res.stderr
+    assert "initial_category_of_abuse" in res.stderr
+    assert "'XXX'" in res.stderr
+    assert not out.exists()

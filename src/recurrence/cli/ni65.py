@@ -9,6 +9,7 @@ definitions and their sources.
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 from collections.abc import Sequence
@@ -111,10 +112,20 @@ def ni65_command(
         tables = read_tables(data)
     except pandera.errors.SchemaErrors as exc:
         first = exc.failure_cases.iloc[0]
+        name = getattr(exc.schema, "name", None)
+        path = data
+        if name:
+            path = next(
+                (data / f"{name}.{ext}" for ext in ("parquet", "csv") if (data / f"{name}.{ext}").exists()),
+                data / name,
+            )
+        row = first.get("index")
+        # CSV row number as a spreadsheet shows it: header is row 1.
+        where = f"row {int(row) + 2}, " if isinstance(row, numbers.Integral) else ""
         raise InputFileError(
-            str(data),
-            f"invalid table: column {first.get('column')!r}, check {first.get('check')!r}, "
-            f"value {first.get('failure_case')!r}",
+            str(path),
+            f"{where}column {first.get('column')!r}: value {first.get('failure_case')!r} "
+            f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)",
         ) from exc
     table = ni65_table(tables, lookback)
     out.parent.mkdir(parents=True, exist_ok=True)
