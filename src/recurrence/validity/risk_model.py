@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recurrence.errors import ModelInputError, SeparationError
+from recurrence.errors import ConvergenceError, ModelInputError, SeparationError
 from recurrence.models.firth import firth_logit
 from recurrence.models.logistic import logit
 from recurrence.validity.metrics import (
@@ -58,18 +58,45 @@ def grouped_folds(groups: Sequence[object] | pd.Series, n_folds: int, seed: int)
     return g.map(fold_of).to_numpy(dtype=int)
 
 
+MIN_MINORITY = 10
+"""A training column whose rarer value occurs fewer times than this is left out of the fold's fit."""
+
+
+def _usable(train: pd.DataFrame, features: Sequence[str], min_minority: int) -> list[str]:
+    cols = []
+    for c in features:
+        v = train[c]
+        if v.nunique() < 2:
+            continue
+        if v.nunique() == 2 and int(v.value_counts().min()) < min_minority:
+            continue
+        cols.append(c)
+    return cols
+
+
 def _fit_predict(
     train: pd.DataFrame, test: pd.DataFrame, outcome: str, features: Sequence[str]
 ) -> tuple[np.ndarray, str]:
-    """Fit on ``train`` (constant columns dropped) and return test-set probabilities and the method."""
-    cols = [c for c in features if train[c].nunique() > 1]
+    """Fit on ``train`` and return test-set probabilities and the method used.
+
+    Constant columns and binary columns with fewer than :data:`MIN_MINORITY` rows of their rarer
+    value are dropped (they cannot be estimated out of sample and invite separation). On
+    separation the fold is refitted by Firth's method; if that does not converge either, binary
+    columns with fewer than ``3 * MIN_MINORITY`` rows of their rarer value are dropped as well and
+    ordinary logistic regression is tried again. The method string records what happened.
+    """
+    cols = _usable(train, features, MIN_MINORITY)
     method = "logit"
     try:
-        res = logit(train, outcome=outcome, covariates=cols)
-        params = res.params
+        params = logit(train, outcome=outcome, covariates=cols).params
     except SeparationError:
-        method = "firth"
-        params = firth_logit(train, outcome=outcome, covariates=cols).params
+        try:
+            method = "firth"
+            params = firth_logit(train, outcome=outcome, covariates=cols).params
+        except ConvergenceError:
+            cols = _usable(train, features, 3 * MIN_MINORITY)
+            method = "logit (rare columns dropped)"
+            params = logit(train, outcome=outcome, covariates=cols).params
     beta = params.reindex(["(Intercept)", *cols]).fillna(0.0).to_numpy(dtype=float)
     X = np.column_stack([np.ones(len(test)), test[cols].to_numpy(dtype=float)])
     eta = X @ beta

@@ -1,0 +1,54 @@
+"""End-to-end test of ``recurrence validity`` on a small synthetic folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recurrence.cli import main
+from recurrence.synth import generate
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth")
+    generate(n_children=1500, years=10, seed=11).write(d, "csv")
+    return d
+
+
+def test_validity_writes_tables_and_plots(synth_dir, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["validity", "--data", str(synth_dir), "--out", str(out), "--seed", "3"])
+    assert exc.value.code == 0
+    child = pd.read_csv(out / "child_level.csv")
+    for col in ("indicator", "sensitivity", "specificity", "ppv", "npv", "auc", "auc_ci_lower",
+                "auc_ci_upper", "brier"):
+        assert col in child.columns
+    assert "ni65_same_la" in set(child["indicator"])
+    assert "risk_model" in set(child["indicator"])
+    la = pd.read_csv(out / "la_level.csv")
+    for col in ("indicator", "spearman_with_truth", "spearman_ci_lower", "spearman_ci_upper",
+                "outlier_kappa", "outlier_agreement"):
+        assert col in la.columns
+    assert "ni65" in set(la["indicator"])
+    for png in ("funnel_ni65.png", "funnel_truth.png", "bias_sweep.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    # Aggregate outputs only: no child identifiers anywhere.
+    for f in out.glob("*.csv"):
+        assert "child_key" not in pd.read_csv(f).columns
+
+
+def test_validity_missing_truth_is_one_line_error(synth_dir, tmp_path, capsys):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for f in synth_dir.glob("*.csv"):
+        if f.name != "truth.csv":
+            (partial / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["validity", "--data", str(partial), "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "truth.csv" in err[0]
+    assert not out.exists() or not any(out.iterdir())
