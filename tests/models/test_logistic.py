@@ -153,3 +153,34 @@ def test_non_convergence_names_iterations_and_remedy() -> None:
     y = (rng.random(200) < 0.4).astype(float)
     with pytest.raises(ConvergenceError, match=r"did not converge in 1 iterations.*raise maxit"):
         logit_arrays(X, y, maxit=1)
+
+
+# --- the shared checks in _design (also used by the Cox models) ----------------------------------
+def test_check_full_rank_names_zero_and_constant_columns() -> None:
+    from recurrence.models._design import check_full_rank
+
+    X = np.column_stack([np.ones(5), np.arange(5.0), np.zeros(5)])
+    with pytest.raises(ModelInputError, match=r"term.*dead are all zero"):
+        check_full_rank(X, ["(Intercept)", "a", "dead"])
+    X = np.column_stack([np.ones(5), np.arange(5.0), np.full(5, 3.0)])
+    with pytest.raises(ModelInputError, match=r"collinear terms: .*linear combination of"):
+        check_full_rank(X, ["(Intercept)", "a", "const"])
+    check_full_rank(X[:, :2], ["(Intercept)", "a"])  # full rank: no error
+
+
+def test_detect_separation_only_when_separated(la: pd.DataFrame) -> None:
+    from recurrence.models._design import detect_separation
+
+    X = np.column_stack([np.ones(len(la)), la[COV].to_numpy(float)])
+    assert detect_separation(X, la["y"].to_numpy(float), ["(Intercept)", *COV]) == []
+    sep = data("glm_sep.csv")
+    Xs = np.column_stack([np.ones(len(sep)), sep[["x", "z"]].to_numpy(float)])
+    assert "x" in detect_separation(Xs, sep["y"].to_numpy(float), ["(Intercept)", "x", "z"])
+
+
+def test_check_binary_accepts_bool_and_refuses_text() -> None:
+    from recurrence.models._design import check_binary
+
+    np.testing.assert_array_equal(check_binary(np.array([True, False]), "e"), [1.0, 0.0])
+    with pytest.raises(ModelInputError, match="non-numeric"):
+        check_binary(np.array(["yes", "no"], dtype=object), "e")
