@@ -296,28 +296,37 @@ def check_date(text: str) -> tuple[str | None, str | None]:
     return result
 
 
+_ELEMENTS = etree.Element  # iterchildren(tag=...) filter: elements only, no comments / PIs
+
+
 def _stray(el: Any, rec: _Rec) -> None:
     text = el.text
     if text and not text.isspace():
         rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
 
 
+def _tail(el: Any, sub: Any, rec: _Rec) -> None:
+    tail = sub.tail
+    if tail and not tail.isspace():
+        rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{sub.tag}", tail.strip()))
+
+
 def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -> None:
     """Read ``el``'s children into ``rec``: leaves into vals, sub-records through ``subs``."""
     _stray(el, rec)
-    for sub in el:
+    vals = rec.vals
+    for sub in el.iterchildren(_ELEMENTS):
         tag = sub.tag
-        if not isinstance(tag, str):  # comments and processing instructions
-            continue
         tail = sub.tail
         if tail and not tail.isspace():
-            rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{tag}", tail.strip()))
+            _tail(el, sub, rec)
         if tag in leaves:
-            text = (sub.text or "").strip()
-            if tag in rec.vals:
+            text = sub.text
+            text = text.strip() if text else ""
+            if tag in vals:
                 rec.errs.append((rj.REPEATED_ELEMENT, tag, text))
             elif text:
-                rec.vals[tag] = text
+                vals[tag] = text
             if len(sub):
                 rec.notes.append((rj.UNKNOWN_ELEMENT, f"{tag}/{sub[0].tag}", None))
         elif tag in subs:
@@ -329,17 +338,18 @@ def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -
 def _list_items(el: Any, rec: _Rec, item_tag: str, kind: str | None) -> None:
     """Read a container of repeated leaves (Disabilities, Factors..., Reviews)."""
     _stray(el, rec)
-    for sub in el:
+    for sub in el.iterchildren(_ELEMENTS):
         tag = sub.tag
-        if not isinstance(tag, str):
-            continue
         tail = sub.tail
         if tail and not tail.isspace():
-            rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{tag}", tail.strip()))
+            _tail(el, sub, rec)
         if tag != item_tag:
             rec.notes.append((rj.UNKNOWN_ELEMENT, f"{el.tag}/{tag}", None))
             continue
-        text = (sub.text or "").strip()
+        text = sub.text
+        text = text.strip() if text else ""
+        if len(sub):
+            rec.notes.append((rj.UNKNOWN_ELEMENT, f"{tag}/{sub[0].tag}", None))
         if kind is None:
             rec.vals[f"{item_tag}#{len(rec.vals)}"] = text
         else:

@@ -1,0 +1,248 @@
+"""Benchmark: read a national-size CIN census year (about 650,000 children) from XML.
+
+What it does
+------------
+1. Builds synthetic tables shaped like one national census year (episodes, assessments with
+   factors, section 47 enquiries, CIN plans, child protection plans with reviews; invented
+   values, vectorised with a seeded numpy Generator) and writes them with the project's own
+   writer (:func:`recurrence.data.cin_xml_writer.write_cin_xml`) into a temporary directory,
+   at several sizes (default 50k, 200k, 650k children).
+2. For each size, in a fresh subprocess (so peak memory is that run's own ``ru_maxrss``):
+   - ``stream``: :func:`recurrence.data.cin_xml.iter_cin_xml_chunks` with 50,000-child chunks,
+     each chunk discarded: the parser's own memory, which should stay flat as files grow;
+   - ``read``: :func:`recurrence.data.cin_xml.read_cin_xml` (parse, link, validate): memory
+     grows with the output tables, which must be held;
+   - ``peer``: the naive way, ``lxml.etree.parse`` of the whole tree and a walk over it
+     collecting the same leaf values (no validation), printed with the ratio to ``read``.
+3. Prints children per second, seconds, and peak RSS for each.
+
+Target (issue 2): one national year in at most 60 s, with memory that stays flat as files
+grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
+Timings depend on the machine and its load; the script prints what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FACTORS = np.array(
+    "1B 2B 3A 3B 4A 4B 5B 6B 7A 8B 9A 10A 11A 12A 13A 14A 15A 16A 17A 18B 18C 19B 19C 20 21 22A 23A 24A".split()
+)
+ETHNICITY = np.array("WBRI WIRI WOTH MWBC MWBA AIND APKN BCRB BAFR CHNE OOTH REFU NOBT".split())
+SOURCES = np.array("1A 1B 2A 3A 3B 3C 3D 4 5A 5B 6 7 8 9 10".split())
+NEEDS = np.array([f"N{i}" for i in range(1, 10)])
+CLOSURE = np.array([f"RC{i}" for i in range(1, 9)])
+ABUSE = np.array(["NEG", "PHY", "SAB", "EMO", "MUL"])
+
+
+def national_tables(n_children: int, year: int = 2024, seed: int = 20240331) -> object:
+    """Invented tables shaped like one census year: ~1.15 episodes per child, 85% assessed,
+    25% with a section 47 enquiry, 10% with a plan (1-2 reviews), 30% with a CIN plan."""
+    from recurrence.data.linkage import child_key
+    from recurrence.data.schema import CINTables
+
+    rng = np.random.default_rng(seed)
+    la = "999"
+    start = np.datetime64(f"{year - 1}-04-01")
+    ids = np.char.add("B", np.char.zfill(np.arange(n_children).astype(str), 7))
+    birth = np.datetime64(f"{year - 18}-04-01") + rng.integers(0, 18 * 365, n_children).astype(
+        "timedelta64[D]"
+    )
+    children = pd.DataFrame(
+        {
+            "child_key": [child_key(la, i) for i in ids],
+            "la_code": la,
+            "la_child_id": ids,
+            "person_birth_date": birth.astype("datetime64[ns]"),
+            "expected_person_birth_date": pd.NaT,
+            "sex": rng.choice(np.array(["M", "F", "U"]), n_children, p=[0.52, 0.47, 0.01]),
+            "ethnicity": rng.choice(ETHNICITY, n_children),
+            "disabilities": np.where(rng.random(n_children) < 0.1, "LD", None),
+            "person_death_date": pd.NaT,
+        }
+    )
+    n_eps = 1 + (rng.random(n_children) < 0.15)
+    child_idx = np.repeat(np.arange(n_children), n_eps)
+    k = np.arange(len(child_idx)) - np.repeat(np.cumsum(n_eps) - n_eps, n_eps)
+    ref = start + (rng.integers(0, 150, len(child_idx)) + 160 * k).astype("timedelta64[D]")
+    n = len(ref)
+    closed = rng.random(n) < 0.6
+    closure = np.where(
+        closed, ref + rng.integers(0, 150, n).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
+    ep = pd.DataFrame(
+        {
+            "child_key": children["child_key"].to_numpy()[child_idx],
+            "la_code": la,
+            "la_child_id": ids[child_idx],
+            "cin_referral_date": ref.astype("datetime64[ns]"),
+            "referral_source": rng.choice(SOURCES, n),
+            "primary_need_code": rng.choice(NEEDS, n),
+            "cin_closure_date": closure.astype("datetime64[ns]"),
+            "reason_for_closure": np.where(closed, rng.choice(CLOSURE, n), None),
+            "date_of_initial_cpc": pd.NaT,
+            "referral_nfa": rng.random(n) < 0.1,
+            "census_year": year,
+        }
+    )
+
+    def sub(mask: np.ndarray) -> pd.DataFrame:
+        return ep.loc[
+            mask, ["child_key", "la_code", "la_child_id", "cin_referral_date"]
+        ].reset_index(drop=True)
+
+    a = sub(rng.random(n) < 0.85)
+    a["assessment_actual_start_date"] = a["cin_referral_date"] + pd.Timedelta(days=1)
+    a["assessment_internal_review_date"] = pd.NaT
+    a["assessment_authorisation_date"] = a["assessment_actual_start_date"] + pd.Timedelta(days=20)
+    n_f = rng.integers(1, 4, len(a))
+    f_idx = np.repeat(np.arange(len(a)), n_f)
+    pick = rng.permuted(np.tile(np.arange(len(FACTORS)), (len(a), 1)), axis=1)[:, :3]
+    f_rank = np.arange(len(f_idx)) - np.repeat(np.cumsum(n_f) - n_f, n_f)
+    factors = a.iloc[f_idx][
+        ["child_key", "la_code", "la_child_id", "cin_referral_date", "assessment_actual_start_date"]
+    ]
+    factors = factors.reset_index(drop=True).assign(assessment_factor=FACTORS[pick[f_idx, f_rank]])
+    s47 = sub(rng.random(n) < 0.25)
+    s47["s47_actual_start_date"] = s47["cin_referral_date"] + pd.Timedelta(days=2)
+    s47["initial_cpc_target"] = s47["s47_actual_start_date"] + pd.Timedelta(days=15)
+    s47["date_of_initial_cpc"] = s47["s47_actual_start_date"] + pd.Timedelta(days=14)
+    s47["icpc_not_required"] = False
+    plans = sub(rng.random(n) < 0.3)
+    plans["cin_plan_start_date"] = plans["cin_referral_date"] + pd.Timedelta(days=25)
+    plans["cin_plan_end_date"] = plans["cin_plan_start_date"] + pd.Timedelta(days=90)
+    cpps = sub(rng.random(n) < 0.1)
+    cpps["cpp_start_date"] = cpps["cin_referral_date"] + pd.Timedelta(days=16)
+    cpps["cpp_end_date"] = np.where(
+        rng.random(len(cpps)) < 0.5, cpps["cpp_start_date"] + pd.Timedelta(days=120), pd.NaT
+    )
+    cpps["cpp_end_date"] = pd.to_datetime(cpps["cpp_end_date"])
+    cpps["initial_category_of_abuse"] = rng.choice(ABUSE, len(cpps))
+    cpps["latest_category_of_abuse"] = cpps["initial_category_of_abuse"]
+    cpps["number_of_previous_cpp"] = rng.integers(1, 3, len(cpps))
+    n_r = rng.integers(1, 3, len(cpps))
+    r_idx = np.repeat(np.arange(len(cpps)), n_r)
+    r_rank = np.arange(len(r_idx)) - np.repeat(np.cumsum(n_r) - n_r, n_r)
+    reviews = cpps.iloc[r_idx][
+        ["child_key", "la_code", "la_child_id", "cin_referral_date", "cpp_start_date"]
+    ]
+    reviews = reviews.reset_index(drop=True)
+    reviews["cpp_review_date"] = reviews["cpp_start_date"] + pd.to_timedelta(
+        15 + 90 * r_rank, unit="D"
+    )
+    return CINTables.from_mapping(
+        {
+            "children": children,
+            "cin_episodes": ep,
+            "assessments": a,
+            "assessment_factors": factors,
+            "cin_plans": plans,
+            "section47": s47,
+            "cpps": cpps,
+            "cpp_reviews": reviews,
+        }
+    )
+
+
+def naive_read(path: str) -> int:
+    """The peer: parse the whole tree with lxml, then walk it collecting every leaf's text."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.parse(path, parser).getroot()
+    rows = []
+    for child in root.iterfind("Children/Child"):
+        rows.append({el.tag: el.text for el in child.iter() if len(el) == 0})
+    return len(rows)
+
+
+def measure(mode: str, path: str) -> dict[str, float]:
+    """Run one read in this process; return seconds, children read and peak RSS (MiB).
+
+    Imports happen before the clock starts; ``cpu_seconds`` (user + system time of this
+    process) is printed too because wall time is inflated when the machine is shared.
+    """
+    from recurrence.data.cin_xml import iter_cin_xml_chunks, read_cin_xml
+
+    def cpu() -> float:
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_utime + u.ru_stime
+
+    t0, c0 = time.perf_counter(), cpu()
+    if mode == "stream":
+        n = 0
+        for chunk in iter_cin_xml_chunks(path, chunk_children=50_000):
+            n += len(chunk.tables["children"])
+    elif mode == "read":
+        n = len(read_cin_xml(path).children)
+    else:
+        n = naive_read(path)
+    seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "children": n, "peak_mib": peak_mib}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--sizes", default="50000,200000,650000", help="comma-separated numbers of children"
+    )
+    ap.add_argument("--modes", default="stream,read,peer")
+    ap.add_argument("--measure", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return
+    from recurrence.data.cin_xml_writer import write_cin_xml
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    modes = args.modes.split(",")
+    print("per mode: children per wall second, wall s, CPU s, peak RSS of the measuring process")
+    print(f"{'children':>9} {'MB':>7} {'write s':>8}  " + "  ".join(f"{m:>34}" for m in modes))
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            tables = national_tables(size)
+            path = Path(tmp) / f"cin_{size}.xml"
+            t0 = time.perf_counter()
+            write_cin_xml(tables, path, la_code="999", collection_year=2024)  # type: ignore[arg-type]
+            write_s = time.perf_counter() - t0
+            del tables
+            results = {}
+            for mode in modes:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--measure", mode, str(path)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[mode] = json.loads(out.stdout)
+                assert results[mode]["children"] == size, (mode, results[mode])
+            cells = [
+                f"{r['children'] / r['seconds']:>9,.0f}/s {r['seconds']:>6.1f}s "
+                f"{r['cpu_seconds']:>6.1f}cpu {r['peak_mib']:>6,.0f}MiB"
+                for r in results.values()
+            ]
+            mb = path.stat().st_size / 1e6
+            print(f"{size:>9,} {mb:>7,.0f} {write_s:>8.1f}  " + "  ".join(cells), flush=True)
+            if "read" in results and "peer" in results:
+                r, p = results["read"], results["peer"]
+                print(
+                    f"{'':>9} read/peer: time x{r['seconds'] / p['seconds']:.2f}, "
+                    f"CPU x{r['cpu_seconds'] / p['cpu_seconds']:.2f}, "
+                    f"peak memory x{r['peak_mib'] / p['peak_mib']:.2f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
