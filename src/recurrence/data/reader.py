@@ -120,5 +120,7 @@ def read_cin(
         except pa_errors.SchemaErrors as exc:
             names = ", ".join(str(p) for p in paths)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "schema check failed"
-            raise InputFileError(names, f"inputs do not combine into valid tables ({first})") from exc
+            raise InputFileError(
+                names, f"inputs do not combine into valid tables ({first})"
+            ) from exc
     return tables
