@@ -294,7 +294,7 @@ def assemble(
     cy_obj = pd.array(np.where(cy >= FIRST_CENSUS_YEAR, cy, 0), dtype="Int64")
     cy_obj[cy < FIRST_CENSUS_YEAR] = pd.NA
     icpc_obs = ref["icpc_held"] & (ref["icpc"] <= win.end)
-    episodes = pd.DataFrame({
+    episodes = ({
         **sub(obs),
         "cin_referral_date": _dates(day[obs]),
         "referral_source": g.REFERRAL_SOURCES[src[obs]],
@@ -309,7 +309,7 @@ def assemble(
     # assessments (started by the window end)
     am = obs & ref["assessed"] & (ref["a_start"] <= win.end)
     auth_ok = ref["a_auth"] <= win.end
-    assessments = pd.DataFrame({
+    assessments = ({
         **sub(am),
         "cin_referral_date": _dates(day[am]),
         "assessment_actual_start_date": _dates(ref["a_start"][am]),
@@ -318,11 +318,11 @@ def assemble(
     })
 
     # assessment factors (recorded at authorisation)
-    factors = _factors(ctx, ch, ref, rc, rkey, kk, am & auth_ok, cat_init, sub)
+    factors = _factors(ctx, ch, ref, rc, rkey, kk, am & auth_ok, cat_init, ref_cols)
 
     # section 47
     sm = obs & ref["s47"] & (ref["s47_start"] <= win.end)
-    section47 = pd.DataFrame({
+    section47 = ({
         **sub(sm),
         "cin_referral_date": _dates(day[sm]),
         "s47_actual_start_date": _dates(ref["s47_start"][sm]),
@@ -334,7 +334,7 @@ def assemble(
     # child protection plans
     cm = obs & plan & (ref["icpc"] <= win.end)
     end_ok = ref["plan_end"] <= win.end
-    cpps = pd.DataFrame({
+    cpps = ({
         **sub(cm),
         "cin_referral_date": _dates(day[cm]),
         "cpp_start_date": _dates(ref["icpc"][cm]),
@@ -351,7 +351,7 @@ def assemble(
     n_rev = np.where(last >= first, np.floor((last - first) / 182).astype(np.int64) + 1, 0)
     ri = np.repeat(ci, n_rev)
     rday = np.repeat(first, n_rev) + 182 * g._ranks(n_rev)
-    reviews = pd.DataFrame({
+    reviews = ({
         **{k: v[ri] for k, v in ref_cols.items()},
         "cin_referral_date": _dates(day[ri]),
         "cpp_start_date": _dates(ref["icpc"][ri]),
@@ -370,7 +370,7 @@ def assemble(
     ]
     sex = np.where(ch["sex_u"][c_idx] < 0.51, "M", np.where(ch["sex_u"][c_idx] < 0.995, "F", "U"))
     c_id_num = _rng.mix(ch["uid"][c_idx] ^ ctx.la_keys[la_idx])
-    children = pd.DataFrame({
+    children = ({
         "_la": la_idx, "_id": c_id_num,
         "child_key": child_key[c_idx],
         "la_code": la_code_str[la_idx],
@@ -383,26 +383,49 @@ def assemble(
         "person_death_date": _dates(ch["death"][c_idx], death_known),
     })
 
-    tables = _tables({
-        "children": _sorted(children, []),
-        "cin_episodes": _sorted(episodes, ["cin_referral_date"]),
-        "assessments": _sorted(assessments, ["cin_referral_date"]),
-        "assessment_factors": _sorted(factors, ["cin_referral_date", "assessment_factor"]),
-        "section47": _sorted(section47, ["cin_referral_date"]),
-        "cpps": _sorted(cpps, ["cpp_start_date"]),
-        "cpp_reviews": _sorted(reviews, ["cpp_start_date", "cpp_review_date"]),
-    })
+    tables = CINTables(
+        children=_frame("children", children, []),
+        cin_episodes=_frame("cin_episodes", episodes, ["cin_referral_date"]),
+        assessments=_frame("assessments", assessments, ["cin_referral_date"]),
+        assessment_factors=_frame("assessment_factors", factors, ["cin_referral_date", "_fcode"]),
+        cin_plans=empty_table("cin_plans"),
+        section47=_frame("section47", section47, ["cin_referral_date"]),
+        cpps=_frame("cpps", cpps, ["cpp_start_date"]),
+        cpp_reviews=_frame("cpp_reviews", reviews, ["cpp_start_date", "cpp_review_date"]),
+        rejections=empty_table("rejections"),
+    )
 
     truth, events, referrals = _truth(ctx, ch, ref, ev, child_key, la_code_str, obs, prev_same_la_ever,
                                       prev_any_la, prev_rec, cat_init, cat_latest, la_child_id_all)
     return tables, truth, events, referrals
 
 
-def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Sort by LA, then the LA child id's number (a fixed order, cheaper than string order), then
-    ``by``; drop the helper columns."""
-    out = frame.sort_values(["_la", "_id", *by], kind="stable")
-    return out.drop(columns=["_la", "_id"]).reset_index(drop=True)
+def _frame(name: str, cols: dict[str, Any], by: list[str]) -> pd.DataFrame:
+    """Table ``name`` with the schema's column order and dtypes, sorted by LA, then the LA child
+    id's number (a fixed order, cheaper than string order), then ``by`` (stable).
+
+    Built once from arrays: converting through pandas per value costs minutes at England scale.
+    """
+    keys: list[Any] = [cols["_la"], cols["_id"]]
+    for col in by:
+        kv = np.asarray(cols[col])
+        keys.append(np.unique(kv, return_inverse=True)[1] if kv.dtype == object else kv)
+    order = np.lexsort(keys[::-1]) if len(keys[0]) else np.zeros(0, dtype=np.int64)
+    out: dict[str, Any] = {}
+    for col, column in SCHEMAS[name].columns.items():
+        dtype = str(column.dtype)
+        raw = cols[col]
+        v: Any = raw.take(order) if isinstance(raw, pd.api.extensions.ExtensionArray) else np.asarray(raw)[order]
+        if dtype == "boolean":
+            v = pd.array(np.asarray(v, dtype=bool), dtype="boolean")
+        elif dtype == "Int64":
+            v = pd.array(v, dtype="Int64")
+        elif dtype == DATE:
+            v = np.asarray(v, dtype=DATE)
+        else:
+            v = np.asarray(v, dtype=object)
+        out[col] = v
+    return pd.DataFrame(out)
 
 
 def _tables(frames: dict[str, pd.DataFrame]) -> CINTables:
@@ -485,8 +508,8 @@ def _exclusive_group_cumsum_unsorted(x: NDArray[np.int64], group: NDArray[np.int
 def _factors(
     ctx: g.Context, ch: dict[str, NDArray[Any]], ref: dict[str, NDArray[Any]], rc: NDArray[np.int64],
     rkey: NDArray[np.uint64], kk: NDArray[np.int64], mask: NDArray[np.bool_],
-    cat: NDArray[np.int64], sub: Any,
-) -> pd.DataFrame:
+    cat: NDArray[np.int64], ref_cols: dict[str, NDArray[Any]],
+) -> dict[str, NDArray[Any]]:
     """Assessment factors: B codes recorded with probability falling in resistance, abuse codes."""
     cfg = ctx.config
     idx = np.flatnonzero(mask)
@@ -505,48 +528,56 @@ def _factors(
         "5B": ch["pp_learning_disability"][c],
     }
     schema_new = _census_year(ref["a_auth"][idx]) >= 2021
+    # Codes are carried as ranks in the sorted list _FACTOR_ORDER (cheap to sort and to turn into
+    # strings); a code appears at most once per assessment by construction.
+    rank = {code: i for i, code in enumerate(_FACTOR_ORDER)}
     rows_i: list[NDArray[np.int64]] = []
-    rows_code: list[NDArray[Any]] = []
+    rows_code: list[NDArray[np.int64]] = []
     for j, (code, pres) in enumerate(present.items()):
         u = _rng.uniform(keys, g.S_FACTOR + j, k)
         hit = np.where(pres, u < p_true, u < cfg.factor_false_positive)
         rows_i.append(np.flatnonzero(hit))
-        rows_code.append(np.full(int(hit.sum()), code, dtype=object))
+        rows_code.append(np.full(int(hit.sum()), rank[code], dtype=np.int64))
     # Abuse factor for maltreatment referrals (recorded when disclosed or observed).
     mal = ref["cause_mal"][idx] & (_rng.uniform(keys, g.S_FACTOR + 10, k) < 0.8)
     cc = cat[idx]
-    phy = np.where(schema_new, "18C", "18A")
-    sab = np.where(schema_new, "19C", "19A")
-    abuse = np.select([cc == 0, cc == 1, cc == 2, cc == 3], ["16A", "17A", phy, sab], "16A").astype(object)
+    phy = np.where(schema_new, rank["18C"], rank["18A"])
+    sab = np.where(schema_new, rank["19C"], rank["19A"])
+    abuse = np.select(
+        [cc == 0, cc == 1, cc == 2, cc == 3], [rank["16A"], rank["17A"], phy, sab], rank["16A"]
+    ).astype(np.int64)
     rows_i.append(np.flatnonzero(mal))
     rows_code.append(abuse[mal])
     mul = mal & (cc == 4)
     rows_i.append(np.flatnonzero(mul))
-    rows_code.append(np.full(int(mul.sum()), "17A", dtype=object))
+    rows_code.append(np.full(int(mul.sum()), rank["17A"], dtype=np.int64))
     # Child's own disability.
     dis = ch["disabled"][c] & (_rng.uniform(keys, g.S_FACTOR + 11, k) < 0.6)
     rows_i.append(np.flatnonzero(dis))
-    rows_code.append(np.full(int(dis.sum()), "6A", dtype=object))
+    rows_code.append(np.full(int(dis.sum()), rank["6A"], dtype=np.int64))
     ii = np.concatenate(rows_i)
-    codes_ = np.concatenate(rows_code)
+    fcode = np.concatenate(rows_code)
     # No factor at all: 21 when closed as not in need, otherwise 20 (other).
     has = np.zeros(idx.size, dtype=bool)
     has[ii] = True
     none = np.flatnonzero(~has)
     ii = np.concatenate([ii, none])
-    codes_ = np.concatenate([codes_, np.where(ref["nin"][idx][none], "21", "20").astype(object)])
+    fcode = np.concatenate([fcode, np.where(ref["nin"][idx][none], rank["21"], rank["20"])])
     sel = idx[ii]
-    base = {key: v[sel] for key, v in sub(np.ones(rc.size, dtype=bool)).items()}
-    frame = pd.DataFrame({
-        **base,
+    return {
+        **{key: v[sel] for key, v in ref_cols.items()},
         "cin_referral_date": _dates(ref["day"][sel]),
         "assessment_actual_start_date": _dates(ref["a_start"][sel]),
-        "assessment_factor": codes_,
-    })
-    assert set(frame["assessment_factor"]).issubset(codes.ASSESSMENT_FACTOR_CODES)
-    return frame.drop_duplicates(
-        ["la_code", "la_child_id", "cin_referral_date", "assessment_actual_start_date", "assessment_factor"]
-    )
+        "assessment_factor": _FACTOR_STR[fcode],
+        "_fcode": fcode,
+    }
+
+
+_FACTOR_ORDER: tuple[str, ...] = tuple(
+    sorted({"1B", "2B", "3B", "4B", "5B", "16A", "17A", "18A", "18C", "19A", "19C", "6A", "20", "21"})
+)
+_FACTOR_STR = np.array(_FACTOR_ORDER, dtype=object)
+assert set(_FACTOR_ORDER) <= codes.ASSESSMENT_FACTOR_CODES
 
 
 def _truth(

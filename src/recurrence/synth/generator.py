@@ -593,9 +593,12 @@ def _episode(
     # A plan needs a conference held while the child is still under 18 and alive.
     plan = s47 & (_rng.uniform(kk, S_PLAN, k) < _expit(plan_lin)) & (icpc < np.floor(life_end[a]))
     icpc_held = plan | (s47 & (_rng.uniform(kk, S_ICPC_HELD, k) < 0.25))
-    plan_len = np.maximum(
+    # Durations are drawn only for plans (keyed draws: the subset does not change the values).
+    plan_len = np.ones(r.size)
+    pi = np.flatnonzero(plan)
+    plan_len[pi] = np.maximum(
         1.0,
-        np.floor(_rng.gamma(kk, S_PLAN_LEN, cfg.plan_duration_shape,
+        np.floor(_rng.gamma(kk[pi], S_PLAN_LEN, cfg.plan_duration_shape,
                             cfg.plan_duration_mean_days / cfg.plan_duration_shape, k)),
     )
     lend = life_end[a]
