@@ -41,3 +41,17 @@ def test_at_and_no_events() -> None:
     np.testing.assert_allclose(aj.at([0.5, 1, 3.5], cause=1)["estimate"], [0.0, 0.25, 0.25])
     with pytest.raises(ModelInputError, match="has no events"):
         aalen_johansen(d.assign(s=0), time="t", status="s")
+
+
+def test_weighted_matches_survfit() -> None:
+    d = data("cr.csv")
+    d["w"] = 1 + (np.arange(1, len(d) + 1) % 4) / 2
+    res = aalen_johansen(d, time="time", status="status", weights="w", block=128)
+    r = ref("cr_aalen_johansen.csv")
+    for cause in (1, 2):
+        tab = res.table[res.table["cause"] == cause].reset_index(drop=True)
+        exp = r[(r["dataset"] == "cr_weighted") & (r["cause"] == cause)].reset_index(drop=True)
+        np.testing.assert_array_equal(tab["n_risk"], exp["n_risk"])
+        np.testing.assert_allclose(tab["estimate"], exp["estimate"], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(tab["std_err"], exp["std_err"], rtol=1e-8, atol=1e-14)
+        np.testing.assert_allclose(tab["upper"], exp["upper"], rtol=1e-8, equal_nan=True)

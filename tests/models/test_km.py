@@ -53,3 +53,20 @@ def test_bad_input_messages() -> None:
         kaplan_meier(d.assign(t=1.0, e=[1, 2, 0]), time="t", event="e")
     with pytest.raises(ModelInputError, match=r"1 row\(s\) have missing"):
         kaplan_meier(d.assign(t=[1.0, np.nan, 2]), time="t", event="e")
+
+
+def test_weighted_uses_survfit_variance_rule() -> None:
+    d = data("km_ties.csv")
+    n = np.arange(1, len(d) + 1)
+    # Non-integer weights: survfit switches to the infinitesimal-jackknife variance.
+    km = kaplan_meier(d.assign(w=1 + (n % 4) / 2), time="time", event="status", weights="w")
+    exp = _r("weighted")
+    for col in COLS:
+        np.testing.assert_allclose(km.table[col].to_numpy(float), exp[col].to_numpy(float),
+                                   rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=col)
+    # Integer weights keep Greenwood: equal to replicating rows.
+    wi = 1 + (n % 3)
+    a = kaplan_meier(d.assign(w=wi), time="time", event="status", weights="w").table
+    b = kaplan_meier(d.loc[d.index.repeat(wi)], time="time", event="status").table
+    np.testing.assert_allclose(a["std_err"], b["std_err"], rtol=1e-12)
+    np.testing.assert_allclose(a["surv"], b["surv"], rtol=1e-12)

@@ -20,6 +20,16 @@ for (f in c("cr", "cr_ties")) {
       estimate = unname(m$coef), std_err = sqrt(diag(m$var)), loglik = m$loglik)
   }
 }
+# Case weights 1, 1.5, 2, 2.5 (survfit's IJ variance with weights).
+d <- read.csv("tests/r/data/cr.csv")
+d$state <- factor(d$status, 0:2, c("censor", "cause1", "cause2"))
+d$w <- 1 + (seq_len(nrow(d)) %% 4) / 2
+fit <- survfit(Surv(time, state) ~ 1, data = d, weights = w)
+for (k in 2:3) {
+  aj[[length(aj) + 1]] <- data.frame(dataset = "cr_weighted", cause = k - 1, time = fit$time,
+    n_risk = fit$n.risk[, 1], estimate = fit$pstate[, k], std_err = fit$std.err[, k],
+    lower = fit$lower[, k], upper = fit$upper[, k])
+}
 write.csv(do.call(rbind, aj), "tests/r/ref/cr_aalen_johansen.csv", row.names = FALSE)
 write.csv(do.call(rbind, fg), "tests/r/ref/cr_finegray.csv", row.names = FALSE)
 cat("survival", format(packageVersion("survival")), "cmprsk", format(packageVersion("cmprsk")), "\n")

@@ -12,7 +12,8 @@ g0 <- one(survfit(Surv(time, status) ~ 1, data = d[d$group == 0, ]), "0")
 g1 <- one(survfit(Surv(time, status) ~ 1, data = d[d$group == 1, ]), "1")
 pl <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "plain")
 ll <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "log-log")
-res <- rbind(all, g0, g1,
-  transform(one(pl, "plain")), transform(one(ll, "log-log")))
+d$w <- 1 + (seq_len(nrow(d)) %% 4) / 2  # case weights 1, 1.5, 2, 2.5
+wt <- survfit(Surv(time, status) ~ 1, data = d, weights = w)
+res <- rbind(all, g0, g1, one(pl, "plain"), one(ll, "log-log"), one(wt, "weighted"))
 write.csv(res, "tests/r/ref/km_reference.csv", row.names = FALSE)
 cat("survival", format(packageVersion("survival")), "\n")

@@ -36,7 +36,8 @@ from recurrence.models.km import CONF_TYPES, ConfType, check_times, survfit_conf
 @dataclass(frozen=True)
 class CumulativeIncidence:
     """Aalen-Johansen estimates: ``table`` with columns ``cause, time, n_risk, n_event,
-    estimate, std_err, lower, upper`` (one row per cause and distinct observed time)."""
+    estimate, std_err, lower, upper`` (one row per cause and distinct observed time;
+    ``n_risk`` counts subjects and ``n_event`` is weighted, as survfit's multi-state output)."""
 
     table: pd.DataFrame
     conf_type: str
@@ -51,11 +52,17 @@ class CumulativeIncidence:
         return pd.DataFrame({"time": np.asarray(times, float), **pick})
 
 
-def _influence_var(
+def influence_var(
     t: np.ndarray, status: np.ndarray, causes: list, times: np.ndarray, n_risk: np.ndarray,
-    lam: np.ndarray, lam_k: np.ndarray, s_prev: np.ndarray, block: int
+    lam: np.ndarray, lam_k: np.ndarray, s_prev: np.ndarray, block: int,
+    w: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sum over subjects of squared IJ influence on each F_k; returns ``(K, m)``."""
+    """IJ variance of each F_k: ``sum_i (w_i dF_k/dw_i)^2``, as survival's robust variance.
+
+    ``t``/``status`` sorted by time; ``n_risk``, ``lam`` (all-cause hazard increments) and
+    ``lam_k`` (cause-specific, ``K x m``) are the weighted quantities at the distinct ``times``.
+    Returns ``(K, m)``.
+    """
     m = len(times)
     K = len(causes)
     var = np.zeros((K, m))
@@ -84,6 +91,8 @@ def _influence_var(
         dS_prev = np.concatenate([np.zeros((nb, 1)), dS[:, :-1]], axis=1)
         for k in range(K):
             dF = np.cumsum(dS_prev * lam_k[k][None, :] + s_prev[None, :] * dlam_k[k], axis=1)
+            if w is not None:
+                dF *= w[sl, None]
             var[k] += (dF**2).sum(axis=0)
     return var
 
@@ -94,6 +103,7 @@ def aalen_johansen(
     time: str,
     status: str,
     censor_code: object = 0,
+    weights: str | None = None,
     conf_type: ConfType = "log",
     level: float = 0.95,
     block: int = 2048,
@@ -110,6 +120,8 @@ def aalen_johansen(
         Cause of the event; ``censor_code`` marks censoring. Every other value is a cause.
     censor_code
         Value of ``status`` meaning censored (default 0).
+    weights
+        Optional column of case weights (weighted counts; IJ variance with weights).
     conf_type
         ``"log"`` (survfit's default), ``"plain"`` or ``"log-log"``.
     level
@@ -124,32 +136,39 @@ def aalen_johansen(
         ``upper`` for each cause column.
     """
     check_literal("conf_type", conf_type, CONF_TYPES)
-    check_finite(data, [time, status])
+    check_finite(data, [time, status] + ([weights] if weights else []))
     t = check_times(data[time].to_numpy(), time)
     st = data[status].to_numpy()
+    w = None if weights is None else data[weights].to_numpy(dtype=float)
+    if w is not None and (w < 0).any():
+        raise ModelInputError(f"{weights} has negative weights")
     causes = sorted({v for v in pd.unique(st) if v != censor_code}, key=str)
     if not causes:
         raise ModelInputError(f"{status} has no events (every row is censored)")
     order = np.argsort(t, kind="stable")
     t, st = t[order], st[order]
+    wt = np.ones(len(t)) if w is None else w[order]
     times, first = np.unique(t, return_index=True)
-    n_all = np.diff(np.r_[first, len(t)])
+    n_all = np.add.reduceat(wt, first)
     n_risk = np.cumsum(n_all[::-1])[::-1].astype(float)
-    d_k = np.vstack([np.add.reduceat((st == c).astype(float), first) for c in causes])
+    # survfit's multi-state n.risk counts subjects, unweighted, even with case weights.
+    n_count = (len(t) - first).astype(float)
+    d_k = np.vstack([np.add.reduceat(wt * (st == c), first) for c in causes])
     d = d_k.sum(axis=0)
     lam_k = d_k / n_risk
     lam = d / n_risk
     surv = np.cumprod(1 - lam)
     s_prev = np.r_[1.0, surv[:-1]]
     F = np.cumsum(s_prev[None, :] * lam_k, axis=1)
-    var = _influence_var(t, st, causes, times, n_risk, lam, lam_k, s_prev, block)
+    var = influence_var(t, st, causes, times, n_risk, lam, lam_k, s_prev, block,
+                        None if w is None else wt)
     parts = []
     for k, c in enumerate(causes):
         se = np.sqrt(var[k])
         lo, hi = survfit_confint(F[k], se, logse=False, conf_type=conf_type, level=level)
         parts.append(
             pd.DataFrame(
-                {"cause": c, "time": times, "n_risk": n_risk, "n_event": d_k[k],
+                {"cause": c, "time": times, "n_risk": n_count, "n_event": d_k[k],
                  "estimate": F[k], "std_err": se, "lower": lo, "upper": hi}
             )
         )

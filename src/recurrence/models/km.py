@@ -6,8 +6,10 @@ For right-censored times, with ``n(t)`` at risk just before ``t`` and ``d(t)`` e
     var(-log S(t)) = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))          (Greenwood).
 
 The table has one row per distinct observed time (event or censoring), as ``survfit``; the
-column ``std_err`` is the Greenwood SE of the cumulative hazard ``-log S`` (``survfit$std.err``),
-and the confidence limits use R's default ``conf.type = "log"``: ``S exp(+-z std_err)``, upper
+column ``std_err`` is ``survfit$std.err``: the Greenwood SE of the cumulative hazard ``-log S``,
+or -- with the infinitesimal-jackknife variance that survfit uses when case weights are not
+whole numbers (``robust=True``) -- the SE of ``S`` itself, as survfit reports it. The confidence
+limits use R's default ``conf.type = "log"``: ``S exp(+-z std_err)``, upper
 limit capped at 1 (``"plain"`` and ``"log-log"`` are also available). Subjects censored at an
 event time are counted at risk at that time (censoring after events, as everywhere in survival
 analysis). In recurrence work, ``S(t)`` is the probability of no recurrence by time ``t``
@@ -75,7 +77,8 @@ def check_times(t: np.ndarray, name: str) -> np.ndarray:
 @dataclass(frozen=True)
 class SurvivalCurve:
     """A Kaplan-Meier estimate: ``table`` has columns ``group, time, n_risk, n_event, n_censor,
-    surv, std_err, lower, upper`` (``std_err`` of ``-log S``, as ``survfit$std.err``)."""
+    surv, std_err, lower, upper`` (``std_err`` as ``survfit$std.err``: of ``-log S`` for the
+    Greenwood variance, of ``S`` for the robust one)."""
 
     table: pd.DataFrame
     conf_type: str
@@ -103,7 +106,7 @@ class SurvivalCurve:
         return pd.Series(res, name="median")
 
 
-def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray, robust: bool) -> pd.DataFrame:
     order = np.argsort(t, kind="stable")
     t, e, w = t[order], e[order], w[order]
     times, first = np.unique(t, return_index=True)
@@ -115,6 +118,15 @@ def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> pd.DataFrame:
         surv = np.cumprod(1 - n_event / n_risk)
         inc = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     var = np.cumsum(inc)
+    if robust:
+        # Infinitesimal-jackknife variance of S (survfit's robust variance).
+        from recurrence.models.cuminc import influence_var
+
+        lam = np.where(n_risk > 0, n_event / n_risk, 0.0)
+        s_prev = np.r_[1.0, surv[:-1]]
+        v_s = influence_var(t, e, [1.0], times, n_risk, lam, lam[None, :], s_prev, 2048, w)[0]
+        # survfit reports this one as the SE of S itself (not of log S); so do we.
+        var = v_s
     return pd.DataFrame(
         {"time": times, "n_risk": n_risk, "n_event": n_event, "n_censor": n_censor,
          "surv": surv, "std_err": np.sqrt(var)}
@@ -128,6 +140,7 @@ def kaplan_meier(
     event: str,
     by: str | None = None,
     weights: str | None = None,
+    robust: bool | None = None,
     conf_type: ConfType = "log",
     level: float = 0.95,
 ) -> SurvivalCurve:
@@ -144,7 +157,10 @@ def kaplan_meier(
     by
         Optional grouping column: one curve per level (as ``survfit(Surv(...) ~ by)``).
     weights
-        Optional case weights (the Greenwood formula then uses weighted counts, as survfit).
+        Optional case weights (weighted counts, as survfit).
+    robust
+        Use the infinitesimal-jackknife variance instead of Greenwood's. ``None`` follows
+        survfit: robust exactly when some weight is not a whole number.
     conf_type
         ``"log"`` (R's default), ``"plain"`` or ``"log-log"``.
     level
@@ -156,15 +172,19 @@ def kaplan_meier(
     t = check_times(data[time].to_numpy(), time)
     e = check_binary(data[event].to_numpy(), event)
     w = np.ones(len(t)) if weights is None else data[weights].to_numpy(dtype=float)
+    if (w < 0).any():
+        raise ModelInputError(f"{weights} has negative weights")
+    if robust is None:
+        robust = bool(np.any(w != np.round(w)))
     groups = [("all", np.ones(len(t), dtype=bool))] if by is None else [
         (g, (data[by] == g).to_numpy()) for g in sorted(data[by].unique())
     ]
     parts = []
     for g, m in groups:
-        tab = _km_one(t[m], e[m], w[m])
+        tab = _km_one(t[m], e[m], w[m], robust)
         lo, hi = survfit_confint(
-            tab["surv"].to_numpy(), tab["std_err"].to_numpy(), logse=True, conf_type=conf_type,
-            level=level,
+            tab["surv"].to_numpy(), tab["std_err"].to_numpy(), logse=not robust,
+            conf_type=conf_type, level=level,
         )
         tab["lower"], tab["upper"] = lo, hi
         tab.insert(0, "group", g)
