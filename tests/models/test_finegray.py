@@ -51,3 +51,15 @@ def test_bad_input() -> None:
         fine_gray(d.assign(x1=np.r_[np.nan, d["x1"].to_numpy()[1:]]), time="time",
                   status="status", covariates=["x1"])
 
+
+
+def test_predicted_cif_matches_predict_crr() -> None:
+    import pandas as pd
+
+    res = fine_gray(data("cr.csv"), time="time", status="status", covariates=["x1", "x2"])
+    pred = res.predict_cif(pd.DataFrame({"x1": [0.0, 1.0], "x2": [0, 1]}))
+    exp = ref("cr_finegray_predict.csv")
+    np.testing.assert_allclose(pred["time"], exp["time"], rtol=1e-12)
+    np.testing.assert_allclose(pred["0"], exp["p00"], rtol=1e-8)
+    np.testing.assert_allclose(pred["1"], exp["p11"], rtol=1e-8)
+    assert (np.diff(pred["1"]) >= 0).all()

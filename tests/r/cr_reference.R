@@ -18,6 +18,11 @@ for (f in c("cr", "cr_ties")) {
              cencode = 0, gtol = 1e-12, maxiter = 100)
     fg[[length(fg) + 1]] <- data.frame(dataset = f, cause = cause, term = names(m$coef),
       estimate = unname(m$coef), std_err = sqrt(diag(m$var)), loglik = m$loglik)
+    if (f == "cr" && cause == 1) {
+      pr <- predict(m, cov1 = rbind(c(0, 0), c(1, 1)))
+      write.csv(data.frame(time = pr[, 1], p00 = pr[, 2], p11 = pr[, 3]),
+                "tests/r/ref/cr_finegray_predict.csv", row.names = FALSE)
+    }
   }
 }
 # Case weights 1, 1.5, 2, 2.5 (survfit's IJ variance with weights).

@@ -23,7 +23,7 @@ A single censoring group is supported (crr's ``cengroup`` is not).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -153,7 +153,30 @@ def _sandwich(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, repr=False)
 class FineGrayResults(ModelResults):
-    """Results of :func:`fine_gray` (log-subdistribution-hazard scale)."""
+    """Results of :func:`fine_gray` (log-subdistribution-hazard scale).
+
+    ``baseline`` holds the distinct failure times of the cause and the jumps of the Breslow-type
+    baseline cumulative subdistribution hazard there (crr's ``uftime`` and ``bfitj``).
+    """
+
+    covariates: tuple[str, ...] = ()
+    baseline: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def predict_cif(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Predicted cumulative incidence ``1 - exp(-Lambda_0(t) exp(x'beta))`` of the cause.
+
+        As ``predict.crr``: one row per distinct failure time (column ``time``), one column per
+        row of ``data`` (named by its index), probabilities on the identity scale.
+        """
+        if self.baseline is None:
+            raise ModelInputError("these results hold no baseline hazard")
+        X = build_design(data, list(self.covariates), intercept=False).X
+        lin = np.exp(X @ self.params.to_numpy())
+        cum = np.cumsum(self.baseline["hazard_jump"].to_numpy())
+        cif = -np.expm1(-np.outer(cum, lin))
+        out = pd.DataFrame(cif, columns=[str(i) for i in data.index])
+        out.insert(0, "time", self.baseline["time"].to_numpy())
+        return out
 
 
 def fine_gray(
@@ -218,6 +241,8 @@ def fine_gray(
             "covariate that separates the cause (monotone likelihood) or raise maxit"
         )
     cov = _sandwich(fd, beta, info)
+    _, S0, _, _ = _risk_sums(fd, beta, second=False)
+    baseline = pd.DataFrame({"time": fd.tau, "hazard_jump": fd.d / S0})
     names = design.names
     return FineGrayResults(
         model="fine-gray",
@@ -231,4 +256,6 @@ def fine_gray(
         n_iter=it,
         converged=converged,
         extra={"cause": cause, "n_competing": int((st == 2).sum())},
+        covariates=tuple([covariates] if isinstance(covariates, str) else covariates),
+        baseline=baseline,
     )
