@@ -169,28 +169,29 @@ def run(ctx: Any) -> list[Path]:
     import matplotlib.pyplot as plt
 
     rates = [float(r) for r in ctx.params["sweep_rates"]]
-    mobility = mobility_sweep(
-        rates,
-        n_children=int(ctx.params["sweep_children"]),
-        years=int(ctx.params["sweep_years"]),
-        seed=ctx.seed,
-    )
-    spec = dict(TABLES["bias_sweep"])
-    spec["caption"] = (
-        "NI 65 counting rules against the truth in cohorts regenerated at several annual rates "
-        "of moving between LAs (mobility_rate)."
-    )
-    paths.append(_publish(ctx, mobility, "mobility_sweep", spec))
-    fig = sweep_figure(mobility)
-    paths.append(
-        ctx.figure(
-            fig,
-            "mobility_sweep",
-            caption="Bias of NI 65 (same LA) and its any-LA variant against the true repeat-plan "
-            "rate as families move between LAs more often (percentage points).",
+    mobility = pd.DataFrame()
+    if rates:
+        mobility = mobility_sweep(
+            rates,
+            n_children=int(ctx.params["sweep_children"]),
+            years=int(ctx.params["sweep_years"]),
+            seed=ctx.seed,
         )
-    )
-    plt.close("all")
+        spec = dict(TABLES["bias_sweep"])
+        spec["caption"] = (
+            "NI 65 counting rules against the truth in cohorts regenerated at several annual "
+            "rates of moving between LAs (mobility_rate)."
+        )
+        paths.append(_publish(ctx, mobility, "mobility_sweep", spec))
+        paths.append(
+            ctx.figure(
+                sweep_figure(mobility),
+                "mobility_sweep",
+                caption="Bias of NI 65 (same LA) and its any-LA variant against the true "
+                "repeat-plan rate as families move between LAs more often (percentage points).",
+            )
+        )
+        plt.close("all")
 
     cl = frames.get("child_level", pd.DataFrame())
     comp = frames.get("risk_model_comparison", pd.DataFrame())
@@ -223,7 +224,7 @@ def run(ctx: Any) -> list[Path]:
         f"{rho:.2f} ({rho_lo:.2f} to {rho_hi:.2f}). As defined in 2008-10 it is biased by "
         f"{bias:+.1f} percentage points against the true repeat-plan rate."
     )
-    gaps = _mobility_gaps(mobility)
+    gaps = _mobility_gaps(mobility) if len(mobility) else pd.DataFrame()
     if len(gaps) >= 2:
         lo, hi = gaps.iloc[0], gaps.iloc[-1]
         text += (
