@@ -15,12 +15,33 @@ import numpy as np
 import pandas as pd
 
 
+def as_datetime(dates: pd.Series | pd.Index | np.ndarray | list[object]) -> pd.Series:
+    """Return ``dates`` as a ``datetime64[ns]`` Series, without re-parsing when already dates.
+
+    ``pd.to_datetime`` on a Series that is already ``datetime64`` still probes its values for
+    caching (converting thousands to Timestamps), which dominates small calls; this skips that.
+    """
+    s = dates if isinstance(dates, pd.Series) else pd.Series(dates)
+    if str(s.dtype) == "datetime64[ns]":
+        return s
+    return pd.to_datetime(s).astype("datetime64[ns]")
+
+
+def from_ymd(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Build ``datetime64[ns]`` values from integer year, month and (valid) day arrays."""
+    months = (np.asarray(year, dtype=np.int64) - 1970) * 12 + np.asarray(month, dtype=np.int64) - 1
+    d = months.astype("datetime64[M]").astype("datetime64[D]") + (
+        np.asarray(day, dtype=np.int64) - 1
+    ).astype("timedelta64[D]")
+    return d.astype("datetime64[ns]")
+
+
 def census_year(dates: pd.Series) -> pd.Series:
     """Return the year ending 31 March that contains each date (nullable ``Int64``).
 
     1 April 2008 .. 31 March 2009 -> 2009.
     """
-    d = pd.to_datetime(dates)
+    d = as_datetime(dates)
     year = d.dt.year + (d.dt.month >= 4).astype("Int64")
     return year.astype("Int64")
 
@@ -43,17 +64,18 @@ def add_years(dates: pd.Series, years: int) -> pd.Series:
     28 February is taken), and it keeps ``add_years`` monotone. ``pandas.DateOffset`` would give
     28 February instead.
     """
-    d = pd.to_datetime(pd.Series(dates))
-    y = d.dt.year + years
-    m = d.dt.month
-    day = d.dt.day
+    d = as_datetime(dates)
+    ok = d.notna().to_numpy()
+    y = d.dt.year.to_numpy(dtype="float64", na_value=0)[ok] + years
+    m = d.dt.month.to_numpy(dtype="float64", na_value=0)[ok]
+    day = d.dt.day.to_numpy(dtype="float64", na_value=0)[ok]
     target_leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     feb29 = (m == 2) & (day == 29) & ~target_leap
-    m = m.where(~feb29, 3)
-    day = day.where(~feb29, 1)
-    parts = pd.DataFrame({"year": y, "month": m, "day": day})
-    out = pd.to_datetime(parts.dropna().astype("int64"))
-    return out.reindex(d.index).astype("datetime64[ns]")
+    m = np.where(feb29, 3, m)
+    day = np.where(feb29, 1, day)
+    out = np.full(len(d), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[ok] = from_ymd(y, m, day)
+    return pd.Series(out, index=d.index)
 
 
 def add_months(dates: pd.Series, months: int) -> pd.Series:
@@ -62,18 +84,22 @@ def add_months(dates: pd.Series, months: int) -> pd.Series:
     Used for "within 12 months" (re-referrals) and the D5 duration bands, which the DfE states
     in calendar months.
     """
-    d = pd.to_datetime(pd.Series(dates))
-    total = d.dt.year * 12 + (d.dt.month - 1) + months
-    y = total // 12
-    m = total % 12 + 1
-    ok = d.notna()
-    first = pd.to_datetime(
-        pd.DataFrame({"year": y[ok], "month": m[ok], "day": 1}).astype("int64")
+    d = as_datetime(dates)
+    ok = d.notna().to_numpy()
+    total = (
+        d.dt.year.to_numpy(dtype="float64", na_value=0)[ok] * 12
+        + d.dt.month.to_numpy(dtype="float64", na_value=0)[ok]
+        - 1
+        + months
+    ).astype(np.int64)
+    first = (total - 1970 * 12).astype("datetime64[M]")
+    last_day = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+    day = np.minimum(d.dt.day.to_numpy(dtype="float64", na_value=0)[ok].astype(np.int64), last_day)
+    out = np.full(len(d), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[ok] = (first.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")).astype(
+        "datetime64[ns]"
     )
-    last_day = (first + pd.offsets.MonthEnd(0)).dt.day
-    day = np.minimum(d.dt.day[ok].to_numpy(), last_day.to_numpy())
-    out = first + pd.to_timedelta(day - 1, unit="D")
-    return out.reindex(d.index).astype("datetime64[ns]")
+    return pd.Series(out, index=d.index)
 
 
 def eighteenth_birthday(birth_dates: pd.Series) -> pd.Series:
@@ -87,9 +113,12 @@ def age_at(birth_dates: pd.Series, dates: pd.Series | pd.Timestamp) -> pd.Series
     A child born on 29 February completes a year on 1 March in common years, as in
     :func:`add_years`.
     """
-    b = pd.to_datetime(pd.Series(birth_dates))
-    d = pd.Series(dates, index=b.index) if isinstance(dates, pd.Timestamp) else pd.Series(dates)
-    d = pd.to_datetime(d)
+    b = as_datetime(birth_dates)
+    d = (
+        pd.Series(dates, index=b.index, dtype="datetime64[ns]")
+        if isinstance(dates, pd.Timestamp)
+        else as_datetime(dates)
+    )
     years = (d.dt.year - b.dt.year).astype("float64")
     # Before this year's birthday: one year fewer. Compare (month, day) with 29 Feb treated as 1 Mar
     # in common years of the comparison date.
@@ -104,4 +133,4 @@ def age_at(birth_dates: pd.Series, dates: pd.Series | pd.Timestamp) -> pd.Series
 
 def days_between(start: pd.Series, stop: pd.Series) -> pd.Series:
     """Whole days from ``start`` to ``stop`` as float (NaN where either is missing)."""
-    return (pd.to_datetime(stop) - pd.to_datetime(start)).dt.days.astype("float64")
+    return (as_datetime(stop) - as_datetime(start)).dt.days.astype("float64")

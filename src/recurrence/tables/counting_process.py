@@ -59,7 +59,7 @@ from recurrence.data.codes import PARENTAL_PROBLEM_FACTORS
 from recurrence.data.schema import CINTables
 from recurrence.tables._censoring import child_censoring
 from recurrence.tables._common import as_timestamp
-from recurrence.tables._dates import age_at
+from recurrence.tables._dates import age_at, as_datetime
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _to_dates(days: np.ndarray) -> np.ndarray:
 
 
 def _days(dates: pd.Series) -> np.ndarray:
-    return (pd.to_datetime(dates) - _ORIGIN).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    return (as_datetime(dates) - _ORIGIN).dt.days.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _assessment_changes(tables: CINTables, gid_of: pd.Series) -> pd.DataFrame:
@@ -179,7 +179,9 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
         return pd.DataFrame(d)
 
     e_gid = gid_of.reindex(eps["child_key"]).to_numpy(dtype="float64")
-    refs = frame(e_gid, _days(eps["cin_referral_date"]), ref=1.0, la=eps["la_code"].to_numpy())
+    # LA codes travel as float category numbers so every group operation below is numeric.
+    la_codes, la_names = pd.factorize(eps["la_code"])
+    refs = frame(e_gid, _days(eps["cin_referral_date"]), ref=1.0, la=la_codes.astype("float64"))
     cp = tables.cpps
     p_gid = gid_of.reindex(cp["child_key"]).to_numpy(dtype="float64")
     starts = frame(p_gid, _days(cp["cpp_start_date"]), plan=1.0)
@@ -224,7 +226,7 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "child_key": cens.index.to_numpy()[gid[rows]],
-            "la_code": agg["la"].to_numpy()[rows],
+            "la_code": np.asarray(la_names, dtype=object)[agg["la"].to_numpy()[rows].astype(np.int64)],
             "start": (day[rows] - o).astype(np.int64),
             "stop": (day[nxt] - o).astype(np.int64),
             "event": (agg["ref"].to_numpy()[nxt] > 0).astype(np.int64),

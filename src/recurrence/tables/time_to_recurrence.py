@@ -33,7 +33,7 @@ from recurrence.data.schema import CINTables
 from recurrence.models.base import check_literal
 from recurrence.tables._censoring import child_censoring
 from recurrence.tables._common import as_timestamp
-from recurrence.tables._dates import age_at, census_year
+from recurrence.tables._dates import age_at, as_datetime, census_year
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ _ORIGIN = pd.Timestamp("1900-01-01")
 
 def to_days(dates: pd.Series) -> np.ndarray:
     """Whole days since 1 January 1900 as float (NaN for missing)."""
-    d = pd.to_datetime(dates)
+    d = as_datetime(dates)
     return ((d - _ORIGIN).dt.days).to_numpy(dtype="float64", na_value=np.nan)
 
 
