@@ -82,6 +82,8 @@ class CoxData:
         For every row, the index of its own event time (``-1`` for censored rows).
     lo, hi
         For every row, the event times at which it is at risk are ``lo <= k < hi``.
+    order
+        Rows are stored in (stratum, stop) order: row ``i`` here is input row ``order[i]``.
     """
 
     x: FloatArray
@@ -94,12 +96,15 @@ class CoxData:
     ev_time_index: IntArray
     lo: IntArray
     hi: IntArray
+    order: IntArray
     event_times: FloatArray
     event_strata: IntArray
     x_ev: FloatArray
     w_ev: FloatArray
     term_time: IntArray
     frac: FloatArray
+    tied_terms: IntArray  # terms (event rows) of event times with tied events
+    tied_group: IntArray  # their tied event time, numbered 0..
     stop: FloatArray
     start: FloatArray | None
     has_start: bool  # some row leaves a risk set by its start (counting process or strata)
@@ -149,6 +154,17 @@ def prepare(
     base = st * k
     stop_key = base + stop_rank
     start_key = base + start_rank
+    # Rows are put in (stratum, stop) order once: the risk-set sums over "stop >= t" become
+    # suffix sums of contiguous columns, and event rows are read sequentially.
+    order = np.argsort(stop_key, kind="stable").astype(np.int64)
+    if not np.array_equal(order, np.arange(n)):
+        stop_key, start_key = stop_key[order], start_key[order]
+        w, ev, stop, st = w[order], ev[order], stop[order], st[order]
+        start = None if start is None else start[order]
+        xs = np.empty(x.shape, order="F")
+        for j in range(x.shape[1]):
+            xs[:, j] = x[order, j]
+        x = xs
     is_ev = ev > 0
     ev_idx = np.flatnonzero(is_ev)
     ev_rows = ev_idx[np.argsort(stop_key[ev_idx], kind="stable")].astype(np.int64)
@@ -165,6 +181,8 @@ def prepare(
     d_int = counts.astype(np.int64)
     term_time = np.repeat(np.arange(len(event_keys)), d_int)
     frac = (np.arange(len(ev_rows)) - np.repeat(ev_start, d_int)) / np.repeat(counts, d_int)
+    tied_terms = np.flatnonzero(np.repeat(counts, d_int) > 1).astype(np.int64)
+    tied_group = np.unique(term_time[tied_terms], return_inverse=True)[1].astype(np.int64)
     times_all = uniq
     event_times = times_all[(event_keys % k) - 1]
     return CoxData(
@@ -178,12 +196,15 @@ def prepare(
         ev_time_index=ev_time_index,
         lo=lo,
         hi=hi,
+        order=order,
         event_times=event_times,
         event_strata=ev_strata.astype(np.int64),
         x_ev=np.asfortranarray(x[ev_rows], dtype=np.float64),
         w_ev=w[ev_rows],
         term_time=term_time.astype(np.int64),
         frac=frac.astype(np.float64),
+        tied_terms=tied_terms,
+        tied_group=tied_group,
         stop=stop,
         start=start,
         has_start=bool(lo.any()),
@@ -197,7 +218,8 @@ def _risk_sums(
     """Sums of ``values`` over the rows at risk at each event time (``lo_i <= k < hi_i``).
 
     ``sum_{i: hi_i > k} v_i - sum_{i: lo_i > k} v_i``, each a reverse cumulative sum of a
-    ``bincount``: late event times only accumulate late rows, which keeps small risk sets
+    ``bincount`` (sequential for ``hi``, as rows are sorted by stop): late event times only
+    accumulate late rows, which keeps small risk sets
     accurate (the reason ``agreg`` also sums from the end). ``lo=None`` for right-censored
     data, where no row leaves the risk set by its start.
     """
@@ -216,9 +238,6 @@ class _Terms:
     score: FloatArray
     info: FloatArray
     s0: FloatArray  # per event time
-    s1: FloatArray
-    e0: FloatArray
-    e1: FloatArray
     wbar: FloatArray
     term_time: IntArray  # event time of each expanded term
     f: FloatArray  # Efron fraction of each term
@@ -256,18 +275,19 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
         e0 = np.asarray(np.bincount(tt, weights=r_ev, minlength=nt_), dtype=np.float64)
         den = s0[tt] - f * e0[tt]
         wb = wbar[tt]
-    s1 = np.empty((nt_, p), order="F")
-    e1 = np.empty((nt_, p), order="F")
     m = np.empty((n_terms, p), order="F")
+    # Efron's e1 correction only touches the 2nd..d-th terms of tied times (f > 0), so the
+    # tied groups are handled on their own, usually a small subset.
+    tg = data.tied_terms
+    use_e1 = ties == "efron" and len(tg) > 0
+    r_tg = r_ev[tg]
     for col in range(p):
-        s1[:, col] = _risk_sums(r * x[:, col], lo, data.hi, nt_)
-        rx_ev = r_ev * data.x_ev[:, col]
-        if data.untied:
-            e1[:, col] = rx_ev
-            m[:, col] = s1[:, col] / den
-        else:
-            e1[:, col] = np.bincount(tt, weights=rx_ev, minlength=nt_)
-            m[:, col] = (s1[tt, col] - f * e1[tt, col]) / den
+        s1c = _risk_sums(r * x[:, col], lo, data.hi, nt_)
+        num = s1c if data.untied else s1c[tt]
+        if use_e1:
+            e1c = np.bincount(data.tied_group, weights=r_tg * data.x_ev[tg, col])
+            num[tg] -= f[tg] * e1c[data.tied_group]
+        m[:, col] = num / den
     term_time = tt
     x_ev = data.x_ev
     a = wb / den
@@ -292,9 +312,6 @@ def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = Tru
         score=score,
         info=info,
         s0=s0,
-        s1=s1,
-        e0=e0,
-        e1=e1,
         wbar=wbar,
         term_time=term_time,
         f=f,

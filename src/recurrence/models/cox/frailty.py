@@ -37,7 +37,7 @@ from scipy.special import gammaln
 from recurrence.errors import ConvergenceError, ModelInputError
 from recurrence.models.base import ModelResults, check_literal
 from recurrence.models.cox import engine
-from recurrence.models.cox.model import _codes, _numeric, coxph
+from recurrence.models.cox.model import _codes, coxph
 
 
 def gamma_correction(d: np.ndarray, nu: float) -> float:
@@ -183,14 +183,12 @@ def frailty_coxph(
             "(with fewer, put the group in as fixed-effect indicators)"
         )
     cd0 = base.state.data
+    gcodes = gcodes[cd0.order]  # the engine's row order
     p = len(covariates)
     z = np.zeros((len(data), n_groups))
     z[np.arange(len(data)), gcodes] = 1.0
     x_aug = np.column_stack([cd0.x, z])
-    st = None if start is None else _numeric(data, start, "start")
-    cd = engine.prepare(
-        x_aug, cd0.stop, cd0.event, start=st, strata=None, weights=None
-    )
+    cd = engine.prepare(x_aug, cd0.stop, cd0.event, start=cd0.start, strata=None, weights=None)
     d_g = np.bincount(gcodes, weights=cd0.event, minlength=n_groups)
     history: list[tuple[float, float, float]] = []
     saved: list[tuple[float, np.ndarray]] = []

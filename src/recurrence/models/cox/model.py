@@ -76,7 +76,8 @@ class FitState:
     """Engine state kept by :class:`CoxResults` for diagnostics (``cox_zph``, concordance).
 
     Holds references to the fitted arrays (centred ``x``, times, risk-set indices), so it costs
-    no copy; ``strata`` and ``cluster`` are the stratum and cluster codes (``None`` if absent).
+    no copy; ``strata`` and ``cluster`` are the stratum and cluster codes (``None`` if absent),
+    like every array of ``data`` in the engine's row order (input row ``data.order[i]``).
     """
 
     data: engine.CoxData
@@ -323,6 +324,11 @@ def coxph(
     xc = x
     xc -= means  # in place: x is our own copy
     cd = engine.prepare(xc, stop, ev, start=st, strata=scodes, weights=w)
+    # the engine stores rows in (stratum, stop) order; codes kept with it follow that order
+    if ccodes is not None:
+        ccodes = ccodes[cd.order]
+    if scodes is not None:
+        scodes = scodes[cd.order]
     if not isinstance(iter_max, int) or iter_max < 1:
         raise ValueError(f"iter_max must be a positive integer; got {iter_max!r}")
     res = engine.fit(cd, ties=ties, names=covariates, iter_max=iter_max)
