@@ -165,6 +165,7 @@ def test_chunks_add_up_to_the_whole(tmp_path: Path) -> None:
     assert sum(len(c.tables["cpps"]) for c in chunks) == 2
 
 
+@pytest.mark.shared
 def test_shared_samples_load(shared_dir: Path) -> None:
     samples = shared_dir / "data" / "cin_samples"
     fake = read_cin_xml(samples / "d2i_fake_CIN_data.xml")

@@ -178,6 +178,7 @@ def test_round_trip_is_identical(tmp_path: Path, year: int) -> None:
         pd.testing.assert_frame_equal(back.as_dict()[name], frame, check_exact=True, obj=name)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("year", range(2018, 2027))
 def test_output_validates_against_the_official_xsd(
     shared_dir: Path, tmp_path: Path, year: int
@@ -193,6 +194,7 @@ def test_output_validates_against_the_official_xsd(
     assert (doc.find(".//GenderCurrent") is not None) == (year < 2025)
 
 
+@pytest.mark.shared
 def test_gender_current_option_validates_2025_against_unmodified_xsd(
     shared_dir: Path, tmp_path: Path
 ) -> None:
@@ -207,6 +209,7 @@ def test_gender_current_option_validates_2025_against_unmodified_xsd(
     assert xsd(shared_dir, 2025, "GenderCurrent").validate(etree.parse(str(path)))
 
 
+@pytest.mark.shared
 def test_project_fixtures_validate(shared_dir: Path) -> None:
     here = Path(__file__).resolve().parents[1] / "fixtures" / "cin_xml" / "years"
     for year in range(2018, 2027):

@@ -73,6 +73,7 @@ def test_invariant_is_not_vacuous() -> None:
 @pytest.mark.parametrize(
     "name", ["d2i_fake_CIN_data.xml", "liia_cin-2022.xml", "d2i_CIN_Census_2024.xml"]
 )
+@pytest.mark.shared
 def test_invariant_on_shared_samples(shared_dir: Path, name: str) -> None:
     path = shared_dir / "data" / "cin_samples" / name
     assert_loss_invariant(record_counts(path), read_cin_xml(path))
