@@ -24,7 +24,7 @@ BASE = (FIXTURES / "cin_xml" / "years" / "cin_2024.xml").read_bytes()
 NPD_BASE = (FIXTURES / "npd" / "cin_extract.csv").read_bytes()
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -131,7 +131,7 @@ def byte_mutations(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(byte_mutations())
 def test_byte_mutations_load_cleanly_or_fail_cleanly(data: bytes) -> None:
