@@ -159,7 +159,7 @@ def csv_mutations(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(csv_mutations())
 def test_npd_mutations_load_cleanly_or_fail_cleanly(data: bytes) -> None:
