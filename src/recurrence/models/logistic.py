@@ -148,6 +148,8 @@ def fit_binomial(
             beta_new = linalg.cho_solve(cf, Xw.T @ z, check_finite=False)
         except linalg.LinAlgError:
             beta_new = np.linalg.lstsq(info, Xw.T @ z, rcond=None)[0]
+        # Size of the full (un-halved) step, used by the stopping rule below.
+        step = np.max(np.abs(beta_new - beta)) if np.isfinite(dev_old) else np.inf
         eta_new = X @ beta_new + off
         mu_new = _linkinv(eta_new, link)
         dev = _binomial_deviance(y, mu_new, w)
@@ -159,7 +161,6 @@ def fit_binomial(
             mu_new = _linkinv(eta_new, link)
             dev = _binomial_deviance(y, mu_new, w)
             halvings += 1
-        step = np.max(np.abs(beta_new - beta)) if np.isfinite(dev_old) else np.inf
         beta, eta, mu = beta_new, eta_new, mu_new
         # Deviance criterion as glm.fit, plus a small step: for non-canonical links (cloglog)
         # Fisher scoring converges linearly and the deviance settles before the estimates.
