@@ -92,11 +92,17 @@ def test_simulate_bad_file_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.fixture(scope="module")
+def run1000(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
+    """The acceptance run of issue 5: the 1.3x claim, 1,000 replicates, default seed."""
+    out = tmp_path_factory.mktemp("eff1000")
+    return _effects(out, "--reps", "1000", "--workers", "2").iloc[0]
+
+
 @pytest.mark.slow
-def test_acceptance_1000_replicates_coverage(tmp_path: Path) -> None:
+def test_acceptance_1000_replicates_coverage(run1000: pd.Series) -> None:
     """Acceptance (issue 5): coverage of the 1.3x claim in [0.93, 0.97] with --reps 1000."""
-    row = _effects(tmp_path, "--reps", "1000", "--workers", "2").iloc[0]
-    assert 0.93 <= row["coverage"] <= 0.97
+    assert 0.93 <= run1000["coverage"] <= 0.97
 
 
 @pytest.mark.slow
@@ -109,7 +115,6 @@ def test_acceptance_1000_replicates_coverage(tmp_path: Path) -> None:
         "(MCSE ~0.003) the criterion fails more often than it holds; see docs/effects.md"
     ),
 )
-def test_acceptance_1000_replicates_bias(tmp_path: Path) -> None:
+def test_acceptance_1000_replicates_bias(run1000: pd.Series) -> None:
     """Acceptance (issue 5): |bias| < 2 x bias_mcse for the 1.3x claim with --reps 1000."""
-    row = _effects(tmp_path, "--reps", "1000", "--workers", "2").iloc[0]
-    assert abs(row["bias"]) < 2 * row["bias_mcse"]
+    assert abs(run1000["bias"]) < 2 * run1000["bias_mcse"]

@@ -144,7 +144,7 @@ def test_yaml_study_and_errors(tmp_path: Path, repo_dir: Path) -> None:
     study = load_study(repo_dir / "src/recurrence/effects/studies/example_study.yaml")
     assert len(study.dgms) == 12 and {m.name for m in study.methods} == {"ml", "firth"}
     assert study.dgms[0].truth == {"exposure": 0.0}
-    assert study.dgms[0].name == "cohort[n=50,log_or=0.0]"
+    assert study.dgms[0].name == "cohort[n=50,log_or=0]"
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nseed: 1\nn_reps: 5\ndgms: []\nmethods: []\n")
     with pytest.raises(StudyError, match=r"bad\.yaml"):

@@ -529,6 +529,13 @@ def performance_table(
 
 
 # -- declaring studies in YAML -----------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    """A parameter value in a mechanism name: floats to 6 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
 def _expand_dgms(entries: Sequence[Mapping[str, Any]], where: str) -> list[DGM]:
     """DGM entries, with ``vary`` expanded factorially (nested-loop order: first key slowest).
 
@@ -542,11 +549,17 @@ def _expand_dgms(entries: Sequence[Mapping[str, Any]], where: str) -> list[DGM]:
         vary: Mapping[str, Sequence[Any]] = e.get("vary") or {}
         keys = list(vary)
         combos = list(product(*(vary[k] for k in keys))) if keys else [()]
+        names = set()
         for combo in combos:
             params = base | dict(zip(keys, combo, strict=True))
             name = str(e["name"])
             if keys:
-                name += "[" + ",".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True)) + "]"
+                name += (
+                    "[" + ",".join(f"{k}={_fmt(v)}" for k, v in zip(keys, combo, strict=True)) + "]"
+                )
+            if name in names:
+                raise StudyError(f"{where}: dgms[{i}] expands to duplicate name {name}")
+            names.add(name)
             truth = {}
             for k, v in (e.get("truth") or {}).items():
                 truth[str(k)] = float(params[v]) if isinstance(v, str) else float(v)

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 
 def forest_plot(
@@ -67,19 +68,21 @@ def forest_plot(
         ax.plot(d["reported_value"], y, "D", mfc="none", mec="tab:red", ms=7, label="reported")
         labels = []
         for _, r in d.iterrows():
-            lab = f"{r['claim_id']} ({r['reported_measure']} {r['reported_value']:g})"
+            lab = f"{r['claim_id']} ({r['reported_measure']} {r['reported_value']:.3g})"
             if r["nonconvergence_rate"] > 0:
                 lab += f"  [fit failed {100 * r['nonconvergence_rate']:.0f}%]"
             labels.append(lab)
         ax.set_yticks(y, labels, fontsize=8)
         if log:
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.axvline(1.0, color="0.7", lw=0.8, ls="--")
             ax.set_xlabel("ratio (log scale): odds ratio or hazard ratio as the study estimated")
         else:
             ax.axvline(0.0, color="0.7", lw=0.8, ls="--")
             ax.set_xlabel("difference in percentage points")
-        ax.legend(fontsize=7, loc="lower right", frameon=False)
+        ax.legend(fontsize=7, loc="best", framealpha=0.8)
     axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120, metadata={"Software": None})
