@@ -49,3 +49,26 @@ def test_synth_bad_options_exit_2_with_one_line(tmp_path, capsys, args, message)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_synth_xml_writes_census_returns_that_read_back(tmp_path) -> None:
+    from recurrence.data.cin_xml import read_cin_xml
+    from recurrence.synth import generate
+    from recurrence.synth.cohort import census_year_tables
+
+    out = tmp_path / "xml"
+    assert run(["synth", "--children", "40", "--years", "1", "--seed", "3", "--preset", "england-2025",
+                "--out", str(out), "--format", "xml"]) == 0
+    files = sorted((out / "xml").glob("cin_*_*.xml"))
+    assert files and all(f.name.endswith("_2025.xml") for f in files)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert f"xml/{files[0].name}" in manifest["files"] and "truth.csv" in manifest["files"]
+    # One return read back holds the same episodes as the census-year view it was written from.
+    la, year = files[0].stem.split("_")[1:]
+    expected = census_year_tables(
+        generate(n_children=40, years=1, seed=3, preset="england-2025").tables, int(year)
+    )
+    got = read_cin_xml(files[0])
+    want = expected.cin_episodes[expected.cin_episodes["la_code"] == la]
+    assert sorted(got.cin_episodes["cin_referral_date"]) == sorted(want["cin_referral_date"])
+    assert len(got.rejections) == 0
