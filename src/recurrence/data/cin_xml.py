@@ -54,7 +54,12 @@ exactly one row of the ``rejections`` table (:mod:`recurrence.data.rejections`).
 - Cross-record date logic (a plan starting before its referral, as in the liia sample) is not
   checked: such records are structurally valid and load as recorded.
 - Missing optional elements, and missing elements that the XSD requires but that are not keys
-  (``ReferralSource``, ``Ethnicity``...), load as missing values without a rejection row.
+  (``ReferralSource``, ``Ethnicity``...), load as missing values without a rejection row; so do
+  empty elements (``<PrimaryNeedCode/>``) and empty optional blocks (``<Disabilities/>``,
+  ``<FactorsIdentifiedAtAssessment/>``, ``<Reviews/>``), which the XSD forbids but LA software
+  writes.
+- Elements known to the census but not held in the tables (``FormerUPN``, ``UPNunknown``,
+  header details) are read past without a row.
 
 Values
 ------
