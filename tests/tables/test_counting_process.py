@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from helpers.cin_tables import build
+from helpers.strategies import cohorts
 from recurrence.tables import PARENTAL_PROBLEM_COLUMNS, counting_process
 
 # Child X, born 2005-01-01, first referral 2010-01-01 (day 0) in LA 201:
@@ -105,42 +105,6 @@ def test_overlapping_plans_keep_plan_active():
         [151, 243, 1, 0],  # 2010-09-01 = day 243
         [243, 364, 0, 0],
     ]
-
-
-DAY0 = pd.Timestamp("2008-01-01")
-
-
-@st.composite
-def cohorts(draw):
-    n = draw(st.integers(1, 6))
-    referrals, plans, assessments, births = [], [], [], {}
-    for i in range(n):
-        key = f"k{i}"
-        births[key] = str((DAY0 - pd.Timedelta(days=draw(st.integers(0, 17 * 365)))).date())
-        days = sorted(draw(st.lists(st.integers(0, 1500), min_size=1, max_size=5, unique=True)))
-        for d in days:
-            la = draw(st.sampled_from(["201", "202"]))
-            ref = str((DAY0 + pd.Timedelta(days=d)).date())
-            referrals.append((key, la, ref))
-            if draw(st.booleans()):
-                s = d + draw(st.integers(0, 60))
-                e = s + draw(st.integers(1, 400)) if draw(st.booleans()) else None
-                plans.append(
-                    (
-                        key,
-                        la,
-                        str((DAY0 + pd.Timedelta(days=s)).date()),
-                        None if e is None else str((DAY0 + pd.Timedelta(days=e)).date()),
-                        0,
-                        ref,
-                    )
-                )
-            if draw(st.booleans()):
-                a = d + draw(st.integers(0, 30))
-                codes = " ".join(draw(st.sets(st.sampled_from(list(PARENTAL_PROBLEM_COLUMNS)))))
-                adate = str((DAY0 + pd.Timedelta(days=a)).date())
-                assessments.append((key, la, ref, adate, adate, codes))
-    return build(referrals=referrals, plans=plans, assessments=assessments, births=births)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,10 @@ import logging
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from helpers.cin_tables import build
+from helpers.strategies import cohorts
 from recurrence.tables import time_to_recurrence
 
 EOD = "2012-03-31"
@@ -93,3 +95,23 @@ def test_bad_options_raise():
         time_to_recurrence(t, index="plan", outcome="plan", end_of_data=EOD)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="end_of_data"):
         time_to_recurrence(t, index="referral", outcome="plan", end_of_data="not a date")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cohorts())
+def test_invariants(tables):
+    eod = pd.Timestamp("2011-06-30")
+    for index, outcome in [("referral", "referral"), ("plan_end", "plan"), ("referral", "plan")]:
+        out = time_to_recurrence(tables, index=index, outcome=outcome, end_of_data=eod)
+        assert (out["time"] > 0).all()
+        assert set(out["event"]) <= {0, 1}
+        stop = out["index_date"] + pd.to_timedelta(out["time"], unit="D")
+        assert (stop <= out["censor_date"]).all()
+        events = out["event"] == 1
+        assert (stop[events] == out.loc[events, "next_date"]).all()
+        assert out.loc[~events, "next_date"].isna().all()
+        assert ((stop == out["censor_date"]) | events).all()
+        n_index = (
+            len(tables.cin_episodes) if index == "referral" else int(tables.cpps["cpp_end_date"].notna().sum())
+        )
+        assert len(out) + sum(out.attrs["excluded_index_events"].values()) == n_index
