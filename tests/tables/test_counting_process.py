@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,3 +129,18 @@ def test_invariants(tables):
         assert (g["n_parental_problems"] == g[list(PARENTAL_PROBLEM_COLUMNS.values())].sum(axis=1)).all()
     followed = set(out["child_key"])
     assert len(followed) + out.attrs["excluded_children"] == tables.cin_episodes["child_key"].nunique()
+
+
+def test_episode_open_follows_referral_and_closure():
+    # Referral 2010-01-01 closed 2010-03-01 (day 59); referral 2010-06-01 (day 151) never closed.
+    t = build(referrals=[("A", "201", "2010-01-01"), ("A", "201", "2010-06-01")])
+    eps = t.cin_episodes.copy()
+    eps.loc[eps["cin_referral_date"] == pd.Timestamp("2010-01-01"), "cin_closure_date"] = pd.Timestamp(
+        "2010-03-01"
+    )
+    out = counting_process(dataclasses.replace(t, cin_episodes=eps), end_of_data="2010-12-31")
+    assert out[["start", "stop", "event", "episode_open"]].values.tolist() == [
+        [0, 59, 0, 1],
+        [59, 151, 1, 0],
+        [151, 364, 0, 1],
+    ]

@@ -32,6 +32,13 @@ Time-varying covariates, each the value holding from ``start`` (exclusive) to ``
     its start date when no authorisation date is recorded. Before any assessment the indicators
     are 0 and ``assessed`` is 0. Assessments completed on the same day are combined (a factor
     is present if any of them records it).
+``episode_open``
+    1 while a CIN episode of the child (any LA) is open: from ``cin_referral_date`` until
+    ``cin_closure_date`` (no closure date: open to the end of follow-up). The census guide says
+    a referral is not recorded while the child's case is open, so intervals with
+    ``episode_open == 1`` are largely not at risk of a new referral; a recurrence analysis may
+    drop them from the risk set (or use them as a check), rather than enter the column as a
+    covariate, which would be near-separated.
 ``plan_active``
     1 while a child protection plan (any LA) is open: from ``cpp_start_date`` until
     ``cpp_end_date`` (open plans stay active to the end of follow-up).
@@ -142,8 +149,8 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
         Columns ``child_key, la_code, start, stop`` (int days since the first referral),
         ``event`` (int 0/1), ``event_number``, ``gap_start, gap_stop`` (days since the latest
         referral on or before ``start``), ``start_date, stop_date, origin_date, age_years``,
-        the six ``pp_*`` columns, ``n_parental_problems``, ``assessed``, ``plan_active`` and
-        ``n_prior_referrals`` (all int). Sorted by child then ``start``; for each child the
+        the six ``pp_*`` columns, ``n_parental_problems``, ``assessed``, ``plan_active``,
+        ``episode_open`` and ``n_prior_referrals`` (all int). Sorted by child then ``start``; for each child the
         intervals are contiguous, non-overlapping and have ``stop > start``.
 
     Notes
@@ -181,7 +188,10 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     e_gid = gid_of.reindex(eps["child_key"]).to_numpy(dtype="float64")
     # LA codes travel as float category numbers so every group operation below is numeric.
     la_codes, la_names = pd.factorize(eps["la_code"])
-    refs = frame(e_gid, _days(eps["cin_referral_date"]), ref=1.0, la=la_codes.astype("float64"))
+    refs = frame(
+        e_gid, _days(eps["cin_referral_date"]), ref=1.0, epi=1.0, la=la_codes.astype("float64")
+    )
+    closes = frame(e_gid, _days(eps["cin_closure_date"]), epi=-1.0)
     cp = tables.cpps
     p_gid = gid_of.reindex(cp["child_key"]).to_numpy(dtype="float64")
     starts = frame(p_gid, _days(cp["cpp_start_date"]), plan=1.0)
@@ -191,18 +201,19 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     asm = asm.assign(gid=asm["gid"].astype(np.int64), assessed=1.0)
     censor = pd.DataFrame({"gid": np.arange(len(cens), dtype=np.int64), "day": censor_day})
 
-    ch = pd.concat([refs, starts, ends, asm, censor], ignore_index=True)
+    ch = pd.concat([refs, closes, starts, ends, asm, censor], ignore_index=True)
     g = ch["gid"].to_numpy()
     # Changes before the origin (a plan or assessment dated before the first referral, which
     # only bad data produce) take effect at the origin; changes after censoring are dropped.
     ch["day"] = np.maximum(ch["day"].to_numpy(), origin_day[g])
     ch = ch.loc[ch["day"].to_numpy() <= censor_day[g]]
-    for c in ("ref", "plan"):
+    for c in ("ref", "plan", "epi"):
         ch[c] = ch[c].fillna(0.0)
     ch = ch.sort_values(["gid", "day"], kind="stable")
     agg = ch.groupby(["gid", "day"], sort=True).agg(
         ref=("ref", "max"),
         plan=("plan", "sum"),
+        epi=("epi", "sum"),
         la=("la", "last"),
         assessed=("assessed", "max"),
         **{c: (c, "max") for c in pp_cols},
@@ -212,6 +223,7 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     by = agg.groupby("gid", sort=False)
     agg["n_prior_referrals"] = by["ref"].cumsum()
     agg["plan_open"] = by["plan"].cumsum()
+    agg["episodes_open"] = by["epi"].cumsum()
     filled = by[["la", "assessed", *pp_cols]].ffill()
     agg[["la", "assessed", *pp_cols]] = filled
     agg["last_ref_day"] = agg["day"].where(agg["ref"] > 0)
@@ -247,6 +259,7 @@ def counting_process(tables: CINTables, *, end_of_data: object) -> pd.DataFrame:
     out["n_parental_problems"] = out[pp_cols].sum(axis=1).astype(np.int64)
     out["assessed"] = agg["assessed"].fillna(0).to_numpy()[rows].astype(np.int64)
     out["plan_active"] = (agg["plan_open"].to_numpy()[rows] > 0).astype(np.int64)
+    out["episode_open"] = (agg["episodes_open"].to_numpy()[rows] > 0).astype(np.int64)
     out["n_prior_referrals"] = out["event_number"].copy()
     out.attrs["excluded_children"] = excluded
     return out
