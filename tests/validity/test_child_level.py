@@ -74,3 +74,35 @@ def test_la_indicators_and_bias_sweep(cohort):
     # Shorter look-backs and truncated history can only miss previous plans.
     assert (sweep["bias_pp"] <= 1e-9)[sweep["counting"] == "children"].all()
     assert np.isfinite(sweep["resistant_share_percent"]).all()
+
+
+@pytest.mark.slow
+def test_mobility_sweep_without_moves_has_no_same_la_bias():
+    from recurrence.validity.bias_sweep import mobility_sweep
+
+    sweep = mobility_sweep([0.0, 0.3], n_children=1200, years=10, seed=5)
+    full = sweep[sweep["lookback_years"].isna() & (sweep["history"] == "full")
+                 & (sweep["counting"] == "children")].set_index(["mobility_rate", "scope"])
+    # Without moves the same-LA rule sees every previous plan; with moves it can only miss some.
+    assert full.loc[(0.0, "same_la"), "bias_pp"] == pytest.approx(0.0)
+    assert full.loc[(0.3, "same_la"), "bias_pp"] <= 0.0
+    assert full.loc[(0.3, "any_la"), "bias_pp"] == pytest.approx(0.0)
+    assert set(sweep["mobility_rate"]) == {0.0, 0.3}
+
+
+def test_mobility_sweep_passes_rates_and_distinct_seeds(cohort, monkeypatch):
+    import recurrence.synth as synth
+    from recurrence.validity.bias_sweep import mobility_sweep
+
+    calls = []
+
+    def fake_generate(*, n_children, years, seed, preset, config):
+        calls.append((config.mobility_rate, seed, n_children, years, preset))
+        return cohort
+
+    monkeypatch.setattr(synth, "generate", fake_generate)
+    sweep = mobility_sweep([0.0, 0.1], n_children=10, years=3, seed=9)
+    assert [c[0] for c in calls] == [0.0, 0.1]
+    assert calls[0][1] != calls[1][1]
+    assert sorted(set(sweep["mobility_rate"])) == [0.0, 0.1]
+    assert len(sweep) == 48

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,7 @@ from recurrence.cli import app
 from recurrence.data.io import read_tables, write_frame
 from recurrence.errors import InputFileError, ModelInputError, RecurrenceError
 from recurrence.validity import child_level as cl
-from recurrence.validity.bias_sweep import rule_sweep, sweep_figure
+from recurrence.validity.bias_sweep import mobility_sweep, rule_sweep, sweep_figure
 from recurrence.validity.composite import latent_class, sum_score
 from recurrence.validity.funnel import funnel_figure, save_figure
 from recurrence.validity.la_level import (
@@ -72,8 +73,14 @@ def _read_truth(data_dir: Path) -> pd.DataFrame:
 
 
 def run_validity(data_dir: Path, out_dir: Path, *, seed: int = 20090331,
-                 n_folds: int = 5) -> list[Path]:
-    """Run the synthetic validity analysis and write its outputs atomically to ``out_dir``."""
+                 n_folds: int = 5, mobility_rates: Sequence[float] = (),
+                 sweep_children: int = 12000, sweep_years: int = 10) -> list[Path]:
+    """Run the synthetic validity analysis and write its outputs atomically to ``out_dir``.
+
+    With ``mobility_rates`` it also regenerates a cohort of ``sweep_children`` children over
+    ``sweep_years`` years at each rate (:func:`recurrence.validity.bias_sweep.mobility_sweep`)
+    and writes ``mobility_sweep.csv`` and ``mobility_sweep.png``.
+    """
     tables = read_tables(data_dir)
     truth = _read_truth(data_dir)
     child = cl.attach_truth(cl.child_features(tables), truth)
@@ -125,6 +132,8 @@ def run_validity(data_dir: Path, out_dir: Path, *, seed: int = 20090331,
     decomposition = variance_decomposition(ni65["numerator"], ni65["denominator"], expected)
 
     sweep = rule_sweep(tables, truth)
+    mobility = (mobility_sweep(mobility_rates, n_children=sweep_children, years=sweep_years,
+                               seed=seed) if mobility_rates else None)
 
     frames = {
         "child_level": child_table,
@@ -139,6 +148,8 @@ def run_validity(data_dir: Path, out_dir: Path, *, seed: int = 20090331,
     }
     if len(standardised_table):
         frames["risk_standardised"] = standardised_table
+    if mobility is not None:
+        frames["mobility_sweep"] = mobility
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
@@ -161,6 +172,8 @@ def run_validity(data_dir: Path, out_dir: Path, *, seed: int = 20090331,
             save_figure(funnel_figure(ft, od, numerator=num, denominator=den, title=title,
                                       ylabel="%"), staging / f"funnel_{name}.png")
         save_figure(sweep_figure(sweep), staging / "bias_sweep.png")
+        if mobility is not None:
+            save_figure(sweep_figure(mobility), staging / "mobility_sweep.png")
         written = []
         for f in sorted(staging.iterdir()):
             os.replace(f, out_dir / f.name)
@@ -176,7 +189,21 @@ def validity_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder for CSV tables and PNG plots.")],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the LA folds and EM starts.")] = 20090331,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds (by LA).")] = 5,
+    mobility_rates: Annotated[
+        str,
+        typer.Option("--mobility-rates",
+                     help="Comma-separated annual mobility rates for the bias sweep, e.g. "
+                          "0,0.04,0.1,0.2 (regenerates one cohort per rate; off when empty)."),
+    ] = "",
+    sweep_children: Annotated[
+        int, typer.Option("--sweep-children", min=100, help="Children per sweep cohort.")
+    ] = 12000,
 ) -> None:
     """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth."""
-    written = run_validity(data, out, seed=seed, n_folds=folds)
+    try:
+        rates = [float(r) for r in mobility_rates.split(",") if r.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"--mobility-rates: {exc}") from exc
+    written = run_validity(data, out, seed=seed, n_folds=folds, mobility_rates=rates,
+                           sweep_children=sweep_children)
     typer.echo(f"wrote {len(written)} files to {out}")
