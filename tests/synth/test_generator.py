@@ -117,3 +117,14 @@ def test_allocation_is_proportional_and_exact() -> None:
     assert allocate(10, w).tolist() == [5, 3, 2]
     assert allocate(7, w).sum() == 7
     assert isinstance(SynthConfig().to_dict()["mobility_rate"], float)
+
+
+def test_long_window_reaching_before_1970_is_consistent() -> None:
+    # Births from 1961 (negative day numbers): move look-ups and census years must still work.
+    c = generate(n_children=200, years=30, seed=8, preset="england-2009")
+    c.tables.validate()
+    still = generate(n_children=200, years=30, seed=8, preset="england-2009",
+                     config=preset_config("england-2009").replace(mobility_rate=0.0))
+    assert not still.truth["moved_la"].any()
+    assert c.truth["moved_la"].any()
+    assert c.truth["birth_date"].min() < pd.Timestamp("1970-01-01")

@@ -427,10 +427,9 @@ def _moves_before(
     moves: dict[str, NDArray[Any]], fam: NDArray[np.int64], day: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Number of moves of family ``fam`` strictly before ``day``."""
-    h = 1.0e6
-    mk = moves["family"].astype(np.float64) * h + moves["day"]
-    hi = np.searchsorted(mk, fam.astype(np.float64) * h + day, side="left")
-    lo = np.searchsorted(mk, fam.astype(np.float64) * h - 1.0, side="left")
+    mk = moves["key"]
+    hi = np.searchsorted(mk, fam.astype(np.float64) * _FAM_SPAN + day, side="left")
+    lo = np.searchsorted(mk, fam.astype(np.float64) * _FAM_SPAN - _FAM_SPAN / 2, side="left")
     return (hi - lo).astype(np.int64)
 
 
@@ -530,7 +529,12 @@ def _simulate_moves(
         if step > 0:
             prev[m] = dest[np.flatnonzero(m) - 1]
         dest[m] = _draw_other_la(u[m], prev[m], ctx.la_weights, cw)
-    return {"family": fam, "day": day, "dest": dest}
+    # Search key: family * span + day (days since 1970 lie well within +-span/2).
+    return {"family": fam, "day": day, "dest": dest, "key": fam.astype(np.float64) * _FAM_SPAN + day}
+
+
+_FAM_SPAN = 1.0e6
+"""Spacing of families in the move search keys, in days."""
 
 
 def _draw_other_la(
@@ -548,9 +552,8 @@ def la_at(
     moves: dict[str, NDArray[Any]], fam: NDArray[np.int64], day: NDArray[np.float64], origin: int | NDArray[np.int64]
 ) -> NDArray[np.int64]:
     """LA index of family ``fam`` at time ``day`` (moves sorted by family then day)."""
-    h = 1.0e6
-    mk = moves["family"].astype(np.float64) * h + moves["day"]
-    q = fam.astype(np.float64) * h + day
+    mk = moves["key"]
+    q = fam.astype(np.float64) * _FAM_SPAN + day
     pos = np.searchsorted(mk, q, side="right")
     prev_ok = (pos > 0) & (moves["family"][np.maximum(pos - 1, 0)] == fam) if mk.size else np.zeros(fam.size, bool)
     out = np.broadcast_to(np.asarray(origin, dtype=np.int64), fam.shape).copy()
