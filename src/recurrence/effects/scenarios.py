@@ -243,21 +243,22 @@ def fit_study_model(data: Mapping[str, Any], *, alpha: float = 0.05) -> dict[str
     by covariate name, with Wald intervals; for two proportions, ``difference`` in percentage
     points (arm 1 minus arm 0) with a Wald interval.
     """
+    from recurrence.effects.fast_logit import fit_logit_newton
     from recurrence.models.cox import coxph
-    from recurrence.models.logistic import fit_binomial, logit_arrays
+    from recurrence.models.logistic import logit_arrays
 
     z = float(stats.norm.ppf(1 - alpha / 2))
     model = data["model"]
     if model == "logit":
         X, y = data["X"], data["y"]
-        fit = fit_binomial(X, y)
-        if not fit.converged or bool(np.any(np.abs(fit.eta) > 17.0)):
+        fit = fit_logit_newton(X, y)
+        if not fit.converged:
             # Possible separation: the package's front door detects it and raises
             # SeparationError naming the term (recorded as non-convergence by the engine).
             res = logit_arrays(X, y, data["names"], check=False)
             b, s = res.params.to_numpy(), res.std_errors.to_numpy()
         else:
-            b, s = fit.beta, np.sqrt(np.diag(fit.info_inv))
+            b, s = fit.beta, np.sqrt(np.diag(fit.cov))
         return {n: _wald(float(b[j]), float(s[j]), z) for j, n in enumerate(data["names"]) if j}
     if model == "cox":
         cox = coxph(data["frame"], covariates=data["names"], event="event", time="time")
