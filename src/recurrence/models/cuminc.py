@@ -15,8 +15,9 @@ Variance: the infinitesimal jackknife (IJ), as ``survfit`` computes for a multi-
 with respect to each subject's case weight at ``w = 1``. The influence of subject ``i`` on the
 hazard increments is ``(dN_ik(s) - Y_i(s) d_k(s)/n(s)) / n(s)``, propagated through the
 product-limit and the sum above. Pointwise limits use ``survfit``'s default ``"log"`` interval
-on the probability (``F exp(+-z se/F)``, capped at 1). The computation runs over blocks of
-subjects so memory stays bounded (``O(block x times)``).
+on the probability (``F exp(+-z se/F)``, capped at 1). The variance is computed in
+O(n + times) by cumulative sums (see :func:`influence_var`), not from the n x times influence
+matrix.
 """
 
 from __future__ import annotations
@@ -54,15 +55,60 @@ class CumulativeIncidence:
 
 def influence_var(
     t: np.ndarray, status: np.ndarray, causes: list, times: np.ndarray, n_risk: np.ndarray,
+    lam: np.ndarray, lam_k: np.ndarray, s_prev: np.ndarray, w: np.ndarray | None = None,
+) -> np.ndarray:
+    """IJ variance of each F_k: ``sum_i (w_i dF_k(t)/dw_i)^2``, as survival's robust variance.
+
+    ``t``/``status`` are sorted by time; ``n_risk``, ``lam`` (all-cause hazard increments) and
+    ``lam_k`` (cause-specific, ``K x m``) are the weighted quantities at the distinct ``times``.
+    Returns ``(K, m)``, in O(n + K m) time and memory.
+
+    Why it is linear: subject ``i`` with its time at index ``p`` enters every hazard increment
+    before ``p`` identically (``-lambda/n``), so its influence is a common curve ``C_k(t)`` for
+    ``t < p``; after ``p`` it acts only through ``S``, so the influence is
+    ``a_i + b_i F_k(t)``. The sum of squares is then ``C_k(t)^2 sum_{p_i > t} w_i^2`` plus
+    cumulative sums of ``w_i^2 a_i^2``, ``w_i^2 a_i b_i`` and ``w_i^2 b_i^2`` over ``p_i <= t``.
+    """
+    m = len(times)
+    K = len(causes)
+    wt = np.ones(len(t)) if w is None else w
+    w2 = wt * wt
+    pos = np.searchsorted(times, t)
+    last_one = lam >= 1.0  # everyone at risk failed: the last time, S drops to 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(last_one, 0.0, lam / (n_risk * (1 - lam)))
+    cum_alpha = np.cumsum(alpha)
+    cum_alpha_prev = np.r_[0.0, cum_alpha[:-1]]
+    event_any = np.isin(status, causes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jump = np.where(
+            last_one[pos], 0.0, event_any / (n_risk[pos] * np.where(last_one[pos], 1.0, 1 - lam[pos]))
+        )
+    beta_i = np.where(last_one[pos], 0.0, -cum_alpha[pos] + jump)
+    # Subjects whose time index is > t: counts by index, then a reverse cumulative sum.
+    w2_at = np.bincount(pos, w2, m)
+    w2_after = np.r_[np.cumsum(w2_at[::-1])[::-1][1:], 0.0]
+    var = np.zeros((K, m))
+    for k, c in enumerate(causes):
+        phi = s_prev * lam_k[k]
+        F = np.cumsum(phi)
+        C = np.cumsum(phi * cum_alpha_prev - phi / n_risk)
+        a = C[pos] + s_prev[pos] * (status == c) / n_risk[pos] + beta_i * F[pos]
+        b = -beta_i
+        s_aa = np.cumsum(np.bincount(pos, w2 * a * a, m))
+        s_ab = np.cumsum(np.bincount(pos, w2 * a * b, m))
+        s_bb = np.cumsum(np.bincount(pos, w2 * b * b, m))
+        var[k] = C * C * w2_after + s_aa + 2 * s_ab * F + s_bb * F * F
+    return np.maximum(var, 0.0)
+
+
+def _influence_var_direct(
+    t: np.ndarray, status: np.ndarray, causes: list, times: np.ndarray, n_risk: np.ndarray,
     lam: np.ndarray, lam_k: np.ndarray, s_prev: np.ndarray, block: int,
     w: np.ndarray | None = None,
 ) -> np.ndarray:
-    """IJ variance of each F_k: ``sum_i (w_i dF_k/dw_i)^2``, as survival's robust variance.
-
-    ``t``/``status`` sorted by time; ``n_risk``, ``lam`` (all-cause hazard increments) and
-    ``lam_k`` (cause-specific, ``K x m``) are the weighted quantities at the distinct ``times``.
-    Returns ``(K, m)``.
-    """
+    """The same variance straight from its definition, O(n m): kept as the check of
+    :func:`influence_var` in the tests (one n x m influence matrix per block of subjects)."""
     m = len(times)
     K = len(causes)
     var = np.zeros((K, m))
@@ -106,7 +152,6 @@ def aalen_johansen(
     weights: str | None = None,
     conf_type: ConfType = "log",
     level: float = 0.95,
-    block: int = 2048,
 ) -> CumulativeIncidence:
     """Cumulative incidence of each competing cause (Aalen-Johansen) with IJ standard errors.
 
@@ -126,8 +171,6 @@ def aalen_johansen(
         ``"log"`` (survfit's default), ``"plain"`` or ``"log-log"``.
     level
         Confidence level.
-    block
-        Subjects per block in the variance computation (memory ``block x times`` floats).
 
     Returns
     -------
@@ -160,7 +203,7 @@ def aalen_johansen(
     surv = np.cumprod(1 - lam)
     s_prev = np.r_[1.0, surv[:-1]]
     F = np.cumsum(s_prev[None, :] * lam_k, axis=1)
-    var = influence_var(t, st, causes, times, n_risk, lam, lam_k, s_prev, block,
+    var = influence_var(t, st, causes, times, n_risk, lam, lam_k, s_prev,
                         None if w is None else wt)
     parts = []
     for k, c in enumerate(causes):

@@ -124,7 +124,7 @@ def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray, robust: bool) -> pd.Dat
 
         lam = np.where(n_risk > 0, n_event / n_risk, 0.0)
         s_prev = np.r_[1.0, surv[:-1]]
-        v_s = influence_var(t, e, [1.0], times, n_risk, lam, lam[None, :], s_prev, 2048, w)[0]
+        v_s = influence_var(t, e, [1.0], times, n_risk, lam, lam[None, :], s_prev, w)[0]
         # survfit reports this one as the SE of S itself (not of log S); so do we.
         var = v_s
     return pd.DataFrame(
