@@ -65,3 +65,12 @@ def test_firth_refuses_non_binary() -> None:
     d = pd.DataFrame({"y": [0, 1, 2, 1], "x": [1.0, 2, 3, 4]})
     with pytest.raises(ValueError, match="0/1"):
         firth_logit(d, outcome="y", covariates=["x"])
+
+
+def test_prior_weights_match_brglm2() -> None:
+    d = data("glm_sparse.csv")
+    d["w"] = 1 + (np.arange(1, len(d) + 1) % 3)
+    res = firth_logit(d, outcome="y", covariates=["a", "b"], weights="w")
+    idx = res.params.index
+    np.testing.assert_allclose(res.params, glm_ref("firth_sparse_weighted", "estimate")[idx], rtol=1e-6)
+    np.testing.assert_allclose(res.se(), glm_ref("firth_sparse_weighted", "se")[idx], rtol=1e-5)

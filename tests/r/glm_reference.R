@@ -108,6 +108,14 @@ for (case in c("sep", "sparse")) {
   out[[length(out) + 1]] <- long(paste0("firth_", case), tn, "ci_upper", ci[, 2])
 }
 
+# Firth with prior weights 1..3.
+d <- dat("glm_sparse.csv")
+d$w <- 1 + (seq_len(nrow(d)) %% 3)
+fb <- glm(y ~ a + b, family = binomial, data = d, weights = w, method = "brglm_fit",
+          type = "AS_mean", control = brglmControl(epsilon = 1e-14, maxit = 1000))
+out[[length(out) + 1]] <- long("firth_sparse_weighted", names(coef(fb)), "estimate", coef(fb))
+out[[length(out) + 1]] <- long("firth_sparse_weighted", names(coef(fb)), "se", se(vcov(fb)))
+
 res <- do.call(rbind, out)
 write.csv(res, "tests/r/ref/glm_reference.csv", row.names = FALSE)
 cat(R.version.string, "\n", "sandwich", format(packageVersion("sandwich")), "clubSandwich",
