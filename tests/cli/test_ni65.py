@@ -136,3 +136,18 @@ def test_invalid_code_names_table_row_and_column(run, table_dir, tmp_path):
     assert "initial_category_of_abuse" in res.stderr
     assert "'XXX'" in res.stderr
     assert not out.exists()
+
+
+def test_history_start_hides_earlier_plans(run, table_dir, tmp_path):
+    out = tmp_path / "late.csv"
+    res = run("--data", str(table_dir), "--out", str(out), "--history-start", "2007-01-01")
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(out, dtype={"la_code": str})
+    r = table.loc[(table["la_code"] == "201") & (table["year"] == 2010)].iloc[0]
+    # A's 2005 plan is hidden: only C remains a same-LA repeat (1/4); D3 still counts 4/5.
+    assert r["children_with_previous_plan_same_la"] == 1
+    assert r["d3_cpp_subsequent"] == 4
+    assert not (table["year"] == 2006).any()
+    bad = run("--data", str(table_dir), "--out", str(tmp_path / "x.csv"), "--history-start", "soon")
+    assert bad.returncode == 2
+    assert not (tmp_path / "x.csv").exists()

@@ -25,12 +25,20 @@ from recurrence.data.io import read_tables, write_frame
 from recurrence.data.schema import CINTables
 from recurrence.errors import InputFileError
 from recurrence.indicators import d3_repeat_plans, ni65
+from recurrence.tables._common import as_timestamp
 
 KEYS = ["la_code", "year"]
 
 
-def ni65_table(tables: CINTables, lookback_years: Sequence[int] = (1, 2)) -> pd.DataFrame:
+def ni65_table(
+    tables: CINTables,
+    lookback_years: Sequence[int] = (1, 2),
+    history_start: object | None = None,
+) -> pd.DataFrame:
     """Every NI 65 variant and D3 side by side, one row per LA and year (percentages 0-100).
+
+    ``history_start`` (a date) hides plans that started before it from every NI 65 variant, to
+    show the effect of left truncation; D3 uses the recorded count and is unaffected.
 
     Columns
     -------
@@ -50,7 +58,8 @@ def ni65_table(tables: CINTables, lookback_years: Sequence[int] = (1, 2)) -> pd.
     ``history_years``
         Years of data in the LA before the year began (left truncation).
     """
-    base = ni65(tables)
+    hs = history_start
+    base = ni65(tables, history_start=hs)
     out = base[KEYS].copy()
     out["children_becoming_subject"] = base["n_becoming_subject"]
     out["children_with_previous_plan_same_la"] = base["n_previous_plan"]
@@ -61,7 +70,7 @@ def ni65_table(tables: CINTables, lookback_years: Sequence[int] = (1, 2)) -> pd.
         out = out.merge(frame[[*KEYS, *columns]].rename(columns=columns), on=KEYS, how="outer")
 
     merge(
-        ni65(tables, counting="occasions"),
+        ni65(tables, counting="occasions", history_start=hs),
         {
             "n_becoming_subject": "plan_starts",
             "n_previous_plan": "plan_starts_with_previous_plan_same_la",
@@ -69,20 +78,27 @@ def ni65_table(tables: CINTables, lookback_years: Sequence[int] = (1, 2)) -> pd.
         },
     )
     merge(
-        ni65(tables, scope="any_la"),
+        ni65(tables, scope="any_la", history_start=hs),
         {
             "n_previous_plan": "children_with_previous_plan_any_la",
             "ni65_percent": "ni65_any_la_percent",
         },
     )
     merge(
-        ni65(tables, counting="occasions", scope="any_la"),
+        ni65(tables, counting="occasions", scope="any_la", history_start=hs),
         {"ni65_percent": "ni65_occasions_any_la_percent"},
     )
     for k in sorted(set(lookback_years)):
-        merge(ni65(tables, lookback_years=k), {"ni65_percent": f"ni65_lookback_{k}y_percent"})
+        merge(
+            ni65(tables, lookback_years=k, history_start=hs),
+            {"ni65_percent": f"ni65_lookback_{k}y_percent"},
+        )
+    d3 = d3_repeat_plans(tables)
+    if hs is not None:
+        # Same LA-years as the NI 65 columns: plan starts before the history start are hidden.
+        d3 = d3.merge(base[KEYS], on=KEYS, how="inner")
     merge(
-        d3_repeat_plans(tables),
+        d3,
         {
             "cpp_start": "d3_cpp_start",
             "cpp_subsequent": "d3_cpp_subsequent",
@@ -102,6 +118,13 @@ def ni65_command(
     lookback: Annotated[
         list[int] | None,
         typer.Option("--lookback", help="Look-back window in years (repeatable; default 1 and 2)."),
+    ] = None,
+    history_start: Annotated[
+        str | None,
+        typer.Option(
+            "--history-start",
+            help="Hide plans starting before this date (YYYY-MM-DD) from NI 65: left truncation.",
+        ),
     ] = None,
 ) -> None:
     """Write NI 65 (2008-10 definition), its variants and D3 per LA and year to a CSV file."""
@@ -127,7 +150,12 @@ def ni65_command(
             f"{where}column {first.get('column')!r}: value {first.get('failure_case')!r} "
             f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)",
         ) from exc
-    table = ni65_table(tables, lookback)
+    if history_start is not None:
+        try:
+            as_timestamp(history_start, "--history-start")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--history-start") from exc
+    table = ni65_table(tables, lookback, history_start)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
