@@ -132,3 +132,11 @@ def test_bad_input_raises():
         m.auc_delong([0, 2], [0.1, 0.2])
     with pytest.raises(ModelInputError, match="missing"):
         m.auc_delong([0, 1], [0.1, np.nan])
+
+
+def test_constant_inputs_give_nan_not_warnings():
+    k = m.cohen_kappa([0, 0, 0, 0], [1, 0, 1, 0])
+    assert k["kappa"] == pytest.approx(0.0)
+    assert np.isnan(k["ci_lower"]) and np.isnan(k["ci_upper"])
+    c = m.correlation([1, 1, 1, 1, 1], [1, 2, 3, 4, 5])
+    assert np.isnan(c.estimate)

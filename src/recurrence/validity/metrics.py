@@ -487,6 +487,9 @@ def correlation(
     n = a.size
     if n < 4:
         return Correlation(method, float("nan"), float("nan"), float("nan"), float("nan"), n)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        # A constant variable has no correlation; say so rather than divide by zero.
+        return Correlation(method, float("nan"), float("nan"), float("nan"), float("nan"), n)
     if method == "spearman":
         r, p = stats.spearmanr(a, b)
         var = 1.06 / (n - 3)
