@@ -157,22 +157,22 @@ def sweep_figure(sweep: pd.DataFrame) -> matplotlib.figure.Figure:
     label = (sweep["counting"] + ", " + sweep["scope"] + ", lookback "
              + sweep["lookback_years"].map(lambda v: "ever" if pd.isna(v) else f"{v:g}y")
              + ", history " + sweep["history"])
-    if "mobility_rate" in sweep.columns and sweep["mobility_rate"].nunique() > 1:
+    by_mobility = "mobility_rate" in sweep.columns and sweep["mobility_rate"].nunique() > 1
+    if by_mobility:
         d = sweep.assign(label=label)
         keep = d["history"].eq("full") & d["lookback_years"].isna()
         for name, part in d[keep].groupby("label"):
             ax.plot(part["mobility_rate"], part["bias_pp"], marker="o", label=name)
+        ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel("annual probability a family moves LA")
+        ax.set_ylabel("NI 65 minus true repeat rate (percentage points)")
+        ax.legend(fontsize=6)
     else:
         order = np.argsort(sweep["bias_pp"].to_numpy())
         ax.barh(np.arange(len(sweep)), sweep["bias_pp"].to_numpy()[order], color="tab:blue")
         ax.set_yticks(np.arange(len(sweep)), label.to_numpy()[order], fontsize=6)
+        ax.axvline(0, color="k", lw=0.8)
         ax.set_xlabel("bias (percentage points)")
-    ax.axhline(0, color="k", lw=0.8) if "mobility_rate" in sweep.columns else ax.axvline(
-        0, color="k", lw=0.8)
-    if "mobility_rate" in sweep.columns and sweep["mobility_rate"].nunique() > 1:
-        ax.set_ylabel("NI 65 minus true repeat rate (percentage points)")
-        ax.legend(fontsize=6)
     ax.set_title("Bias of NI 65 counting rules against the true repeat-plan rate")
     fig.tight_layout()
     return fig
