@@ -78,3 +78,7 @@ def test_real_data_reliability_and_overdispersion(shared_dir):
     _, od, year = la_stats.latest_funnel(panel)
     assert year == 2025
     assert od.p_value < 0.05 and od.phi > 1
+    corr = la_stats.correlations(panel).set_index(["covariate", "scope"])
+    # Across LAs, repeat plans go with re-referrals (the convergent-validity check).
+    assert corr.loc[("rereferral_percent", "la_means"), "ci_lower"] > 0
+    assert corr.loc[("rereferral_percent", "la_means"), "n_las"] > 140
