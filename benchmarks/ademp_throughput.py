@@ -85,7 +85,7 @@ def main() -> None:
         .to_numpy()
     )
     print(f"replicates: {args.reps}   design: logistic, n = 1000, 5 covariates")
-    print(f"statsmodels loop (1 process):                   {t_peer:8.2f} s")
+    print(f"statsmodels loop (1 process):                {t_peer:8.2f} s")
     print(
         f"engine, {args.workers} workers, incl. starting them:      {t_cold:8.2f} s"
         f"   speed-up {t_peer / t_cold:5.2f} x"
@@ -98,8 +98,8 @@ def main() -> None:
         f"engine, 1 process (per-core cost):              {t_serial:8.2f} s"
         f"   speed-up {t_peer / t_serial:5.2f} x"
     )
-    print(f"load average during the run (1 min):            {os.getloadavg()[0]:8.2f}")
-    print(f"max |estimate difference|:               {np.max(np.abs(est - peer)):.2e}")
+    print(f"load average during the run (1 min):         {os.getloadavg()[0]:8.2f}")
+    print(f"max |estimate difference|:                   {np.max(np.abs(est - peer)):8.2e}")
 
 
 if __name__ == "__main__":
