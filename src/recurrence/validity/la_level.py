@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from recurrence.data.schema import CINTables
 from recurrence.errors import ModelInputError
 from recurrence.models.base import check_literal
 from recurrence.validity.metrics import cohen_kappa, correlation
@@ -261,7 +262,7 @@ def _pooled(frame: pd.DataFrame, num: str, den: str, years: set[int] | None) -> 
 
 
 def la_indicator_table(
-    tables: object, *, min_history_years: float = 2.0
+    tables: CINTables, *, min_history_years: float = 2.0
 ) -> pd.DataFrame:
     """Every count-based LA indicator pooled over the years with enough history.
 
@@ -274,7 +275,7 @@ def la_indicator_table(
     """
     from recurrence import indicators as ind  # local import: indicators import tables
 
-    base = ind.ni65(tables)  # type: ignore[arg-type]
+    base = ind.ni65(tables)
     ok = base.groupby("year")["history_years"].min()
     years = {int(y) for y in ok.index[ok >= min_history_years]}
     if not years:
@@ -283,18 +284,18 @@ def la_indicator_table(
         )
     specs = {
         "ni65": (base, "n_previous_plan", "n_becoming_subject"),
-        "ni65_occasions": (ind.ni65(tables, counting="occasions"),  # type: ignore[arg-type]
+        "ni65_occasions": (ind.ni65(tables, counting="occasions"),
                            "n_previous_plan", "n_becoming_subject"),
-        "ni65_any_la": (ind.ni65(tables, scope="any_la"),  # type: ignore[arg-type]
+        "ni65_any_la": (ind.ni65(tables, scope="any_la"),
                         "n_previous_plan", "n_becoming_subject"),
-        "ni65_lookback_1y": (ind.ni65(tables, lookback_years=1),  # type: ignore[arg-type]
+        "ni65_lookback_1y": (ind.ni65(tables, lookback_years=1),
                              "n_previous_plan", "n_becoming_subject"),
-        "ni65_lookback_2y": (ind.ni65(tables, lookback_years=2),  # type: ignore[arg-type]
+        "ni65_lookback_2y": (ind.ni65(tables, lookback_years=2),
                              "n_previous_plan", "n_becoming_subject"),
-        "d3": (ind.d3_repeat_plans(tables), "cpp_subsequent", "cpp_start"),  # type: ignore[arg-type]
-        "c1_rereferral": (ind.rereferral_rate_c1(tables),  # type: ignore[arg-type]
+        "d3": (ind.d3_repeat_plans(tables), "cpp_subsequent", "cpp_start"),
+        "c1_rereferral": (ind.rereferral_rate_c1(tables),
                           "rereferral_count", "referral_count"),
-        "ni64_long": (ind.ni64_long_plans(tables),  # type: ignore[arg-type]
+        "ni64_long": (ind.ni64_long_plans(tables),
                       "cpp_ended_2_years_or_more", "cpp_ended"),
     }
     parts = []
