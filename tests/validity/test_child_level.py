@@ -62,7 +62,7 @@ def test_la_indicators_and_bias_sweep(cohort):
     assert (both["ni65"] <= both["ni65_any_la"]).all()
     sweep = rule_sweep(cohort.tables, cohort.truth)
     assert len(sweep) == 24
-    key = sweep.set_index(["counting", "scope", "history"])
+    key = sweep.set_index(["counting", "scope", "history"]).sort_index()
     ever = sweep["lookback_years"].isna()
     target = sweep[ever & (sweep["counting"] == "children") & (sweep["scope"] == "any_la")
                    & (sweep["history"] == "full")]
