@@ -174,7 +174,9 @@ def frailty_coxph(
     # Validate everything (event, intervals, NaN, singular design) with a plain Cox fit; its
     # estimates are also the theta = 0 start of the search.
     base = coxph(data, covariates=covariates, event=event, time=time, start=start, ties=ties)
-    assert base.state is not None
+    if base.state is None or base.loglik is None:
+        raise ModelInputError("the plain Cox fit that starts the frailty search kept no state")
+    base_loglik = float(base.loglik)
     gcodes, levels = _codes(data, [group], "group")
     n_groups = len(levels)
     if n_groups <= 5:
@@ -195,14 +197,14 @@ def frailty_coxph(
     theta = 0.0
     gam = np.concatenate([base.params.to_numpy(), np.zeros(n_groups)])
     hess = np.empty((0, 0))
-    pl = float(base.loglik if base.loglik is not None else np.nan)
+    pl = base_loglik
     done = False
     n_outer = 0
     for outer in range(1, outer_max + 1):
         n_outer = outer
         if theta == 0:
             gam = np.concatenate([base.params.to_numpy(), np.zeros(n_groups)])
-            pl = float(base.loglik)  # type: ignore[arg-type]
+            pl = base_loglik
             correct = 0.0
         else:
             # start from the solution at the closest theta tried, as R
