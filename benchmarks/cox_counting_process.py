@@ -25,7 +25,7 @@ times are inflated; 2026-11-27, default options, lifelines on 50,000 rows)::
 
 What limits it: per Newton iteration, two weighted ``bincount`` passes over all rows per
 covariate (risk-set sums) and one ``n x p`` BLAS product (information); with few Newton
-iterations (3 here) the one-off sorting in ``engine.prepare`` is a third of the time.
+iterations (3 here) the one-off sorting in ``engine.prepare`` is about a quarter of the time.
 
 Usage::
 
