@@ -13,6 +13,10 @@ Data layouts
   time-varying covariates and the Andersen-Gill model for recurrent events; a
   Prentice-Williams-Peterson model is this with ``strata`` on the event number (see
   :mod:`recurrence.models.cox.recurrent`).
+
+Ties are exact: two times are tied only when equal as floats. R's ``coxph`` (``timefix = TRUE``)
+also merges times that differ by less than about 1e-8 relatively (``aeqSurv``); round times to
+a unit (days) to get identical risk sets in both.
 """
 
 from __future__ import annotations
