@@ -333,9 +333,12 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
     lp = _logit(p)
     z = _z(level)
     ones = np.ones((t.size, 1))
-    m0 = sm.GLM(t, ones, family=sm.families.Binomial(), offset=lp).fit()
+    # Near-0/1 predictions give large linear predictors; statsmodels' inverse link then
+    # overflows harmlessly to a probability of 0 or 1.
+    with np.errstate(over="ignore"):
+        m0 = sm.GLM(t, ones, family=sm.families.Binomial(), offset=lp).fit()
+        m1 = sm.GLM(t, np.column_stack([ones, lp]), family=sm.families.Binomial()).fit()
     a, sa = float(m0.params[0]), float(m0.bse[0])
-    m1 = sm.GLM(t, np.column_stack([ones, lp]), family=sm.families.Binomial()).fit()
     b, sb = float(m1.params[1]), float(m1.bse[1])
     return Calibration(a, a - z * sa, a + z * sa, b, b - z * sb, b + z * sb)
 
