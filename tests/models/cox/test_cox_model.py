@@ -91,3 +91,31 @@ def test_predict_and_survival_curves_match_survfit(fits, config: str, ties: str)
     for i in range(3):
         want = r[r.row == i + 1].sort_values("time")["surv"].to_numpy()
         np.testing.assert_allclose(curves[i].to_numpy(), want, rtol=1e-6)
+
+
+def test_row_order_does_not_matter(fits) -> None:
+    data, args = fit_args("pwp_gap")
+    shuffled = data.sample(frac=1.0, random_state=3)
+    res = coxph(shuffled, **args)
+    ref_fit = fits[("pwp_gap", "efron")]
+    np.testing.assert_allclose(res.params, ref_fit.params, rtol=1e-10)
+    np.testing.assert_allclose(res.se(), ref_fit.se(), rtol=1e-9)
+
+
+def test_integer_case_weights_equal_replicated_rows() -> None:
+    """Case weights as R: with Breslow ties weight k is k copies of the row.
+
+    Not with Efron: R (and this package, checked against R in ``right_weights``) uses the
+    number of tied event rows, not their total weight, in Efron's correction, so replicated
+    rows make more tied events than weighted ones.
+    """
+    ties = "breslow"
+    data, args = fit_args("ag")
+    args = {k: v for k, v in args.items() if k != "cluster"}
+    rng = np.random.default_rng(5)
+    data = data.assign(k=rng.integers(1, 4, len(data)))
+    weighted = coxph(data, weights="k", ties=ties, **args)
+    replicated = coxph(data.loc[data.index.repeat(data["k"])], ties=ties, **args)
+    np.testing.assert_allclose(weighted.params, replicated.params, rtol=1e-8)
+    np.testing.assert_allclose(weighted.se(), replicated.se(), rtol=1e-8)
+    assert weighted.loglik == pytest.approx(replicated.loglik, rel=1e-10)
