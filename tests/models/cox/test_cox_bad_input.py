@@ -97,3 +97,5 @@ def test_other_bad_inputs(frame) -> None:
         fit(frame, cluster="cl")
     with pytest.raises(ValueError, match="ties must be one of"):
         fit(frame, ties="exact")
+    with pytest.raises(ModelInputError, match="needs at least one covariate"):
+        fit(frame, covariates=[])

@@ -246,6 +246,10 @@ def coxph(
     covariates = list(covariates)
     if isinstance(covariates, str) or len(set(covariates)) != len(covariates):
         raise ModelInputError(f"covariates must be distinct column names; got {covariates!r}")
+    if not covariates:
+        raise ModelInputError(
+            "coxph needs at least one covariate (for the survival curve alone use Kaplan-Meier)"
+        )
     if len(data) == 0:
         raise ModelInputError("no rows to fit")
     idx = data.index
