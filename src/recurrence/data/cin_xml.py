@@ -452,7 +452,12 @@ class _ReturnParser:
         self.log = rj.RejectionLog(source_file)
         self.cols: dict[str, dict[str, list[Any]]] = {}
         self._reset_cols()
+        # Keys already loaded, for duplicate detection. Only child ids must be remembered for
+        # the whole file: every other key starts with the child id, and a child id occurs once
+        # (a repeat is rejected), so those sets are emptied for each child, which keeps the
+        # parser's memory to one entry per child however long the file.
         self.seen: dict[str, set[tuple[str, ...]]] = {k: set() for k in rj.RECORD_KINDS}
+        self._per_child = [s for k, s in self.seen.items() if k != "child"]
         self.n_children = 0
 
     def _reset_cols(self) -> None:
@@ -579,6 +584,9 @@ class _ReturnParser:
         if self._duplicate(rec, (cid,)):
             self._reject(rec, rj.DUPLICATE.format(kind="child"), "LAchildID", cid, cid)
             return
+        for keys in self._per_child:
+            if keys:
+                keys.clear()
         c = self.cols["children"]
         c["la_child_id"].append(cid)
         c["person_birth_date"].append(birth)
