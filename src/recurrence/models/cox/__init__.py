@@ -1,8 +1,10 @@
 """Cox proportional-hazards models: counting-process engine, recurrent events, frailty, tests.
 
-Entry points: :func:`coxph` (Cox PH with Efron/Breslow ties, strata, weights, counting-process
-data and clustered robust SE), :func:`cox_zph` (proportional-hazards test), :func:`concordance` (Harrell's C), :func:`frailty_coxph` (shared gamma frailty), and the recurrent
-event helpers :func:`andersen_gill` and :func:`pwp` (:mod:`recurrence.models.cox.recurrent`). Estimates are log hazard ratios.
+Entry points: :func:`coxph` (Cox PH with Efron/Breslow ties, strata, weights,
+counting-process data and clustered robust SE), :func:`cox_zph` (proportional-hazards test),
+:func:`concordance` (Harrell's C), :func:`frailty_coxph` (shared gamma frailty), and the
+recurrent-event helpers :func:`andersen_gill` and :func:`pwp`
+(:mod:`recurrence.models.cox.recurrent`). Estimates are log hazard ratios.
 """
 
 from recurrence.models.cox.concordance import Concordance, concordance
