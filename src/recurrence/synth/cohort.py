@@ -265,7 +265,10 @@ def assemble(
     # ---- which referrals are observed ------------------------------------------------------------
     obs = (day <= win.end) & (ref["closure"] >= win.start)
     id_num = _rng.mix(ch["uid"][rc] ^ ctx.la_keys[la])
-    la_child_id_all = _str(id_num)
+    # One string object per (child, LA), shared by that record's rows.
+    uniq, inverse = np.unique(id_num, return_inverse=True)
+    uniq_str = _str(uniq)
+    la_child_id_all = uniq_str[inverse]
     closed = ref["closure"] <= win.end
     ref_cols = {
         "child_key": child_key[rc], "la_code": la_code_str[la], "la_child_id": la_child_id_all,
@@ -374,7 +377,7 @@ def assemble(
         "_la": la_idx, "_id": c_id_num,
         "child_key": child_key[c_idx],
         "la_code": la_code_str[la_idx],
-        "la_child_id": _str(c_id_num),
+        "la_child_id": uniq_str[np.searchsorted(uniq, c_id_num)],
         "person_birth_date": _dates(ch["birth"][c_idx]),
         "expected_person_birth_date": _dates(ch["birth"][c_idx], np.zeros(len(c_idx), bool)),
         "sex": sex.astype(object),
@@ -607,13 +610,15 @@ def _truth(
     no_change[rc[served][hi > lo]] = True
     threshold = float(np.asarray(g.special.ndtri(1 - cfg.resistant_share)))
     trait = ch["resistance"] > threshold
+    # One string per child, shared by its event rows (saves memory at England scale).
+    family_id = _str(ch["family_uid"])
     n_ev = np.bincount(ec, minlength=n)
     n_ref = np.bincount(rc, minlength=n)
     pp_cols = {name: ch[name] for name in g.PROBLEMS}
     n_pp = np.sum([ch[name] for name in g.PROBLEMS], axis=0)
     truth = pd.DataFrame({
         "child_key": child_key,
-        "family_id": _str(ch["family_uid"]),
+        "family_id": family_id,
         "origin_la_code": la_code_str[ch["origin_la"]],
         "birth_date": _dates(ch["birth"]),
         "death_date": _dates(ch["death"], ch["death"] <= win.end),
@@ -632,7 +637,7 @@ def _truth(
     })
     events = pd.DataFrame({
         "child_key": child_key[ec],
-        "family_id": _str(ch["family_uid"][ec]),
+        "family_id": family_id[ec],
         "event_date": _dates(eday),
         "referred": ev["referred"][o],
         "during_open_episode": ev["open"][o],
