@@ -197,3 +197,28 @@ def test_two_runs_of_the_real_chain_are_byte_identical(tmp_path: Path) -> None:
     html_a = strip_timestamp(a.report.read_text(encoding="utf-8"))
     html_b = strip_timestamp(b.report.read_text(encoding="utf-8"))
     assert html_a == html_b
+
+
+def test_cache_key_is_the_same_in_every_process() -> None:
+    """The key must not depend on set order, which string-hash randomisation changes per process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import joblib\n"
+        "from recurrence.reproduce.pipeline import _rules_json\n"
+        "from recurrence.sdc import SDCRules\n"
+        "print(joblib.hash(_rules_json(SDCRules())))\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

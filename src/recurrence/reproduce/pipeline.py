@@ -519,7 +519,12 @@ def _execute_step(
             workers=int(runtime["workers"]),
             dfe_dir=runtime["dfe_dir"],
             dfe_searched=runtime["dfe_searched"],
-            rules=SDCRules(**key["rules"]),
+            rules=SDCRules(
+                **{
+                    **key["rules"],
+                    "identifier_columns": frozenset(key["rules"]["identifier_columns"]),
+                }
+            ),
             show_progress=bool(runtime["show_progress"]),
         )
         ctx.out_dir.mkdir(parents=True)
@@ -783,7 +788,9 @@ def _rules_json(rules: SDCRules) -> dict[str, Any]:
         "suppress_zeros": rules.suppress_zeros,
         "marker": rules.marker,
         "max_text_length": rules.max_text_length,
-        "identifier_columns": frozenset(sorted(rules.identifier_columns)),
+        # A sorted list, not the frozenset: the cache key must not depend on set iteration order,
+        # which changes between processes with string-hash randomisation.
+        "identifier_columns": sorted(rules.identifier_columns),
         "identifier_patterns": rules.identifier_patterns,
         "free_text_patterns": rules.free_text_patterns,
         "count_column_pattern": rules.count_column_pattern,
