@@ -147,7 +147,8 @@ def run(ctx: Any) -> list[Path]:
         f"12 months of the first referral {pl['exp_estimate']:.2f} times as high "
         f"({pl['exp_ci_lower']:.2f} to {pl['exp_ci_upper']:.2f}). The generator's true effect is "
         "1.3 per problem on the rate of maltreatment; recorded problems and referred events see "
-        "it only partly (under-recording and disguised compliance), so the estimates are diluted."
+        "it only partly (under-recording and disguised compliance), so neither estimate is the "
+        "generating effect: they describe recorded problems and referred recurrence."
     )
 
     terms = both.loc[both["term"] != "(Intercept)"].reset_index(drop=True)
