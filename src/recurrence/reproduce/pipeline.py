@@ -90,7 +90,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_synthetic_cohort": {"n_children": 1500, "years": 6, "preset": "england-2009"},
         "02_calibration": {},
         "03_models": {},
-        "04_effects": {"claims": None, "reps": 10},
+        "04_effects": {"claims": None, "reps": 10, "separation_reps": 5},
         "05_ni65_validity": {"sweep_rates": [], "sweep_children": 0, "sweep_years": 0},
         "06_la_stats": {},
     },
@@ -98,7 +98,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_synthetic_cohort": {"n_children": 20000, "years": 10, "preset": "england-2009"},
         "02_calibration": {},
         "03_models": {},
-        "04_effects": {"claims": None, "reps": 300},
+        "04_effects": {"claims": None, "reps": 300, "separation_reps": 100},
         "05_ni65_validity": {
             "sweep_rates": [0.0, 0.05, 0.1, 0.2],
             "sweep_children": 8000,
@@ -110,7 +110,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_synthetic_cohort": {"n_children": 200000, "years": 10, "preset": "england-2009"},
         "02_calibration": {},
         "03_models": {},
-        "04_effects": {"claims": None, "reps": 1000},
+        "04_effects": {"claims": None, "reps": 1000, "separation_reps": 500},
         "05_ni65_validity": {
             "sweep_rates": [0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3],
             "sweep_children": 50000,
