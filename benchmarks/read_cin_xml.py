@@ -19,6 +19,18 @@ What it does
 Target (issue 2): one national year in at most 60 s, with memory that stays flat as files
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
+
+Measured (2026-11-27, shared 2-core container, the 650k row with the machine nearly idle)::
+
+     children   MB  stream (parse only)          read (parse+link+validate)   peer (lxml full tree)
+       50,000   54   9.1 s   3.9 cpu   213 MiB    20.8 s  11.2 cpu   283 MiB    2.6 s  1.3 cpu   684 MiB
+      200,000  217  31.4 s  20.0 cpu   276 MiB    46.8 s  32.9 cpu   664 MiB   10.5 s  6.4 cpu  2310 MiB
+      650,000  707  84.9 s  73.4 cpu   361 MiB   110.0 s 109.9 cpu  1803 MiB   27.7 s 26.5 cpu  7191 MiB
+
+So the 60 s target is **not** met (110 s for a national year, 5,900 children/s; 4.0x the
+peer's time); the parser's own memory is nearly flat (213 -> 361 MiB for 13x the file) and the
+full read needs a quarter of the peer's memory. Most of the time is the per-element Python work
+of the validating parse (the peer only collects text, validates nothing and still needs 7 GiB).
 """
 
 from __future__ import annotations
