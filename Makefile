@@ -34,7 +34,7 @@ reproduce-full: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks analyses
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest --nbmake tests notebooks $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" --nbmake tests notebooks $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks analyses

@@ -37,12 +37,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Sub-command modules register themselves on `app` when imported.
-from recurrence.cli import version as _version  # noqa: E402,F401
-from recurrence.cli import reproduce as _reproduce  # noqa: E402,F401
+from recurrence.cli import effects as _effects  # noqa: E402,F401
+from recurrence.cli import fit as _fit  # noqa: E402,F401
 from recurrence.cli import la_stats as _la_stats  # noqa: E402,F401
 from recurrence.cli import ni65 as _ni65  # noqa: E402,F401
 from recurrence.cli import read_cin as _read_cin  # noqa: E402,F401
-from recurrence.cli import effects as _effects  # noqa: E402,F401
+from recurrence.cli import reproduce as _reproduce  # noqa: E402,F401
 from recurrence.cli import synth as _synth  # noqa: E402,F401
 from recurrence.cli import validity as _validity  # noqa: E402,F401
-from recurrence.cli import fit as _fit  # noqa: E402,F401
+from recurrence.cli import version as _version  # noqa: E402,F401
