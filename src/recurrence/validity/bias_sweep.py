@@ -130,14 +130,16 @@ def mobility_sweep(
     """Regenerate a synthetic cohort at each annual mobility rate and run :func:`rule_sweep`.
 
     Each rate gets its own seed from ``numpy.random.SeedSequence(seed).spawn`` so the cohorts
-    are independent and reproducible. Returns the stacked sweeps with a ``mobility_rate`` column.
+    are independent and reproducible. Every cohort uses the calibrated configuration of
+    ``preset`` with only ``mobility_rate`` changed, so the sweep isolates mobility. Returns the
+    stacked sweeps with a ``mobility_rate`` column.
     """
-    from recurrence.synth import SynthConfig, generate
+    from recurrence.synth import generate, preset_config
 
     seeds = np.random.SeedSequence(seed).spawn(len(rates))
     parts = []
     for rate, ss in zip(rates, seeds, strict=True):
-        cfg = SynthConfig().replace(mobility_rate=float(rate))
+        cfg = preset_config(preset).replace(mobility_rate=float(rate))
         cohort = generate(n_children=n_children, years=years,
                           seed=int(ss.generate_state(1)[0]), preset=preset, config=cfg)
         sweep = rule_sweep(cohort.tables, cohort.truth)
