@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from recurrence.effects.fast_logit import fit_logit_newton
-from recurrence.effects.scenarios import fit_study_model, normal_logistic
+from recurrence.effects.fast_logit import fit_logit_newton, fit_logit_newton_batch
+from recurrence.effects.scenarios import fit_study_model, fit_study_model_batch, normal_logistic
 from recurrence.errors import SeparationError
 from recurrence.models.logistic import logit_arrays
 
@@ -33,3 +33,53 @@ def test_separation_is_flagged_and_handed_to_the_package() -> None:
     assert not fit_logit_newton(X, y).converged
     with pytest.raises(SeparationError):
         fit_study_model({"model": "logit", "X": X, "y": y, "names": ["(Intercept)", "x"]})
+
+
+def _stack_with_separated_replicate() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    designs = [normal_logistic(rng, n=60, intercept=-0.5, betas=[0.8, -0.5, 0.0]) for _ in range(5)]
+    X = np.stack([d["X"] for d in designs])
+    y = np.stack([d["y"] for d in designs])
+    y[2] = (X[2, :, 1] > 0).astype(float)  # x1 separates replicate 2 completely
+    return X, y
+
+
+def test_batch_equals_one_at_a_time() -> None:
+    X, y = _stack_with_separated_replicate()
+    batch = fit_logit_newton_batch(X, y)
+    for r in range(X.shape[0]):
+        one = fit_logit_newton(X[r], y[r])
+        assert bool(batch.converged[r]) == one.converged
+        if one.converged:
+            assert batch.n_iter[r] == one.n_iter
+            np.testing.assert_allclose(batch.beta[r], one.beta, rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(batch.cov[r], one.cov, rtol=1e-11, atol=1e-14)
+    assert not batch.converged[2]
+
+
+def test_batch_does_not_depend_on_the_other_replicates() -> None:
+    X, y = _stack_with_separated_replicate()
+    whole = fit_logit_newton_batch(X, y)
+    part = fit_logit_newton_batch(X[3:], y[3:])
+    np.testing.assert_array_equal(whole.beta[3:], part.beta)
+    np.testing.assert_array_equal(whole.cov[3:], part.cov)
+
+
+def test_study_model_batch_defers_separation_to_the_front_door() -> None:
+    X, y = _stack_with_separated_replicate()
+    names = ["(Intercept)", "x1", "x2", "x3"]
+    datas = [{"model": "logit", "X": X[r], "y": y[r], "names": names} for r in range(len(X))]
+    datas.append({"model": "two_proportions", "x1": 30, "n1": 41, "x0": 20, "n0": 41})
+    out = fit_study_model_batch(datas)
+    assert out[2] is None and out[-1] is None  # left to fit_study_model (SeparationError; 2 arms)
+    for r in (0, 1, 3, 4):
+        one = fit_study_model(datas[r])
+        got = out[r]
+        assert got is not None and list(got) == list(one)
+        for k in one:
+            np.testing.assert_allclose(
+                [got[k].estimate, got[k].se, got[k].ci_lower, got[k].ci_upper, got[k].p_value],
+                [one[k].estimate, one[k].se, one[k].ci_lower, one[k].ci_upper, one[k].p_value],
+                rtol=1e-11,
+                atol=1e-14,
+            )

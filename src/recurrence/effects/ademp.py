@@ -240,11 +240,49 @@ def replicate_seeds(seed: int, dgm: DGM, n_reps: int) -> list[np.random.SeedSequ
     return np.random.SeedSequence(seed, spawn_key=(dgm.key(),)).spawn(n_reps)
 
 
+BatchFitFunction = Callable[..., Sequence[Mapping[str, Estimate] | None]]
+"""``batch(datas, **params)``: one result per data set, ``None`` for a data set the batch
+leaves to the one-at-a-time ``fit`` (see :func:`with_batch`)."""
+
+
+def with_batch(batch: BatchFitFunction) -> Callable[[FitFunction], FitFunction]:
+    """Decorator giving a method's ``fit`` a vectorised twin that fits a chunk at once.
+
+    :func:`run_chunk` generates every replicate of a chunk (each from its own stream, as
+    always) and hands the list of data sets to ``batch``. It returns, per data set, the same
+    mapping ``fit`` would, or ``None`` to have the engine call ``fit`` on that data set --
+    for designs the batch does not handle and for replicates whose errors ``fit`` reports (the
+    engine records those as before). ``batch`` must give each data set the numbers ``fit``
+    gives it, up to floating-point rounding, and nothing may depend on which other data sets
+    share the chunk, so results stay identical whatever the number of workers.
+    """
+
+    def attach(fit: FitFunction) -> FitFunction:
+        fit.batch = batch  # type: ignore[attr-defined]
+        return fit
+
+    return attach
+
+
 def _fit_one(method: Method, fit: FitFunction, data: Any) -> tuple[Mapping[str, Estimate], str]:
     try:
         return fit(data, **method.params), ""
     except (RecurrenceError, np.linalg.LinAlgError) as exc:
         return {}, type(exc).__name__
+
+
+def _fit_all(
+    method: Method, fit: FitFunction, datas: Sequence[Any]
+) -> list[tuple[Mapping[str, Estimate], str]]:
+    """Every data set of a chunk fitted by one method (batched when ``fit`` has a batch)."""
+    batch = getattr(fit, "batch", None)
+    if batch is None:
+        return [_fit_one(method, fit, d) for d in datas]
+    done = batch(datas, **method.params)
+    return [
+        (r, "") if r is not None else _fit_one(method, fit, d)
+        for d, r in zip(datas, done, strict=True)
+    ]
 
 
 def run_chunk(
@@ -257,19 +295,21 @@ def run_chunk(
 
     Executed inside workers; returns the replicate records (columns
     :data:`REPLICATE_COLUMNS`). Estimands a failed method would have targeted are recorded as
-    non-converged rows so that the non-convergence rate counts them.
+    non-converged rows so that the non-convergence rate counts them. All data sets of the
+    chunk are generated first (each from its own stream), so that a method with a batch
+    (:func:`with_batch`) fits them in one vectorised pass.
     """
     generate = resolve(dgm.generate)
     fits = [(m, resolve(m.fit)) for m in methods]
     estimands = list(dgm.truth)
+    datas = [generate(np.random.default_rng(ss), **dgm.params) for ss in seeds]
+    results = [_fit_all(method, fit, datas) for method, fit in fits]
     rows: list[tuple[Any, ...]] = []
     nan = math.nan
-    for offset, ss in enumerate(seeds):
+    for offset in range(len(datas)):
         rep = start + offset
-        rng = np.random.default_rng(ss)
-        data = generate(rng, **dgm.params)
-        for method, fit in fits:
-            result, error = _fit_one(method, fit, data)
+        for (method, _), per_method in zip(fits, results, strict=True):
+            result, error = per_method[offset]
             for est_name in estimands:
                 e = result.get(est_name)
                 if e is None:
@@ -362,9 +402,14 @@ def _execute(
 ) -> Iterator[tuple[_Chunk, pd.DataFrame]]:
     """Yield (chunk, records) as chunks finish, on joblib, Dask or in-process."""
 
+    # Spawn each mechanism's streams once, not once per chunk (spawning n_reps children per
+    # chunk made seeding quadratic in the number of chunks); the children are the same.
+    spawned: dict[str, list[np.random.SeedSequence]] = {}
+
     def args(c: _Chunk) -> tuple[Any, ...]:
-        seeds = replicate_seeds(study.seed, c.dgm, study.n_reps)[c.start : c.stop]
-        return (c.dgm, study.methods, seeds, c.start)
+        if c.dgm.name not in spawned:
+            spawned[c.dgm.name] = replicate_seeds(study.seed, c.dgm, study.n_reps)
+        return (c.dgm, study.methods, spawned[c.dgm.name][c.start : c.stop], c.start)
 
     if scheduler is not None:
         from distributed import Client, as_completed

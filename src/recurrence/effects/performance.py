@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 MEASURES: tuple[str, ...] = (
     "n_reps",
@@ -158,6 +157,10 @@ def performance(
     sq = (t - theta) ** 2
     mse = float(np.mean(sq))
     mse_mcse = math.sqrt(float(np.sum((sq - mse) ** 2)) / (n * (n - 1))) if n > 1 else nan
+
+    # scipy.stats imported here, not at module level: simulation workers import this module
+    # (through the engine) but never call it, and scipy.stats takes seconds to import.
+    from scipy import stats
 
     model_se = model_se_mcse = rel = rel_mcse = nan
     z = float(stats.norm.ppf(1 - alpha / 2))

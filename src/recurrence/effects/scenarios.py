@@ -43,14 +43,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
-from recurrence.effects.ademp import DGM, Estimate, Method, Study
+from recurrence.effects.ademp import DGM, Estimate, Method, Study, with_batch
 from recurrence.effects.registry import Claim, get_claim, load_registry
 
 # -- covariate distributions -------------------------------------------------------------------
@@ -60,6 +61,10 @@ CovariateSpec = Mapping[str, Sequence[Any]]
 
 def covariate_cells(spec: CovariateSpec) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Names, the ``cells x covariates`` support and the cell probabilities of ``spec``."""
+    # scipy.stats and scipy.optimize are imported where used: a simulation worker that only
+    # generates and fits normal or two-arm designs then never pays seconds to import them.
+    from scipy import stats
+
     names = list(spec)
     supports, probs = [], []
     for name in names:
@@ -86,6 +91,8 @@ def _linear(cells: np.ndarray, names: Sequence[str], betas: Mapping[str, float])
 
 def calibrate_intercept(spec: CovariateSpec, betas: Mapping[str, float], target: float) -> float:
     """Logistic intercept giving population risk ``target`` under ``spec`` and ``betas``."""
+    from scipy import optimize
+
     names, cells, prob = covariate_cells(spec)
     lp = _linear(cells, names, betas)
 
@@ -99,6 +106,8 @@ def calibrate_rate(
     spec: CovariateSpec, betas: Mapping[str, float], target: float, window: float
 ) -> float:
     """Exponential baseline rate giving population cumulative risk ``target`` by ``window``."""
+    from scipy import optimize
+
     names, cells, prob = covariate_cells(spec)
     rel = np.exp(_linear(cells, names, betas))
 
@@ -229,6 +238,15 @@ def normal_logistic(
 
 
 # -- methods -----------------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def _z(alpha: float) -> float:
+    """Two-sided normal quantile ``z_{1 - alpha/2}``, computed once per alpha (scipy.stats'
+    ``ppf`` costs about as much as a whole replicate fit)."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
 def _wald(b: float, se: float, z: float) -> Estimate:
     # 2 * Phi(-|b/se|) with special.ndtr: scipy.stats' distribution machinery costs more than
     # the fit itself at simulation scale.
@@ -236,6 +254,54 @@ def _wald(b: float, se: float, z: float) -> Estimate:
     return Estimate(b, se, b - z * se, b + z * se, p)
 
 
+def fit_study_model_batch(
+    datas: Sequence[Mapping[str, Any]], *, alpha: float = 0.05
+) -> list[dict[str, Estimate] | None]:
+    """:func:`fit_study_model` for a chunk of replicates, logistic designs in one pass.
+
+    Logistic data sets with the same design shape and term names are stacked and fitted by
+    :func:`recurrence.effects.fast_logit.fit_logit_newton_batch`; a replicate whose fit does
+    not settle, and every non-logistic data set, is returned as ``None`` so that the engine
+    calls :func:`fit_study_model` on it (which hands possible separation to the package's
+    front door, exactly as one at a time). Estimates (log odds ratios), SEs, Wald limits and
+    p-values equal those of :func:`fit_study_model` to floating-point rounding.
+    """
+    from recurrence.effects.fast_logit import fit_logit_newton_batch
+
+    z = _z(alpha)
+    out: list[dict[str, Estimate] | None] = [None] * len(datas)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, d in enumerate(datas):
+        if d.get("model") == "logit":
+            groups.setdefault((d["X"].shape, tuple(d["names"])), []).append(i)
+    for (_, names), idx in groups.items():
+        # Stacked as R x p x n (contiguous rows of X'), the layout the batch fitter uses.
+        X = np.stack([datas[i]["X"].T for i in idx]).transpose(0, 2, 1)
+        y = np.stack([datas[i]["y"] for i in idx])
+        fit = fit_logit_newton_batch(X, y)
+        se = np.sqrt(np.diagonal(fit.cov, axis1=1, axis2=2))
+        b = fit.beta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pv = np.where(se > 0, 2 * special.ndtr(-np.abs(b / se)), math.nan)
+        lo, hi = b - z * se, b + z * se
+        for k, i in enumerate(idx):
+            if not fit.converged[k]:
+                continue
+            out[i] = {
+                n: Estimate(
+                    float(b[k, j]),
+                    float(se[k, j]),
+                    float(lo[k, j]),
+                    float(hi[k, j]),
+                    float(pv[k, j]),
+                )
+                for j, n in enumerate(names)
+                if j
+            }
+    return out
+
+
+@with_batch(fit_study_model_batch)
 def fit_study_model(data: Mapping[str, Any], *, alpha: float = 0.05) -> dict[str, Estimate]:
     """The study's own model: logistic ML, Cox (Efron ties) or a difference in proportions.
 
@@ -247,7 +313,7 @@ def fit_study_model(data: Mapping[str, Any], *, alpha: float = 0.05) -> dict[str
     from recurrence.models.cox import coxph
     from recurrence.models.logistic import logit_arrays
 
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = _z(alpha)
     model = data["model"]
     if model == "logit":
         X, y = data["X"], data["y"]
@@ -276,7 +342,7 @@ def fit_firth(data: Mapping[str, Any], *, alpha: float = 0.05) -> dict[str, Esti
     """Firth-penalised logistic regression (Wald limits from the penalised information)."""
     from recurrence.models.firth import firth_logit_arrays
 
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = _z(alpha)
     res = firth_logit_arrays(data["X"], data["y"], data["names"], check=False)
     b, s = res.params.to_numpy(), res.std_errors.to_numpy()
     return {n: _wald(float(b[j]), float(s[j]), z) for j, n in enumerate(data["names"]) if j}

@@ -23,7 +23,6 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 Scale = Literal[
     "log-odds",
@@ -118,6 +117,8 @@ class ModelResults:
     @cached_property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values of the Wald statistics."""
+        from scipy import stats  # lazy: scipy.stats costs seconds to import in every worker
+
         z = np.abs(self.statistics.to_numpy())
         if self.df_resid is None:
             p = 2 * stats.norm.sf(z)
@@ -128,6 +129,8 @@ class ModelResults:
     def _critical(self, level: float) -> float:
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1); got {level}")
+        from scipy import stats
+
         q = 0.5 + level / 2
         return float(stats.norm.ppf(q) if self.df_resid is None else stats.t.ppf(q, self.df_resid))
 
@@ -151,7 +154,10 @@ class ModelResults:
         """
         c = self._critical(level)
         return pd.DataFrame(
-            {"ci_lower": self.params - c * self.std_errors, "ci_upper": self.params + c * self.std_errors}
+            {
+                "ci_lower": self.params - c * self.std_errors,
+                "ci_upper": self.params + c * self.std_errors,
+            }
         )
 
     def tidy(self, level: float = 0.95) -> pd.DataFrame:
