@@ -304,12 +304,6 @@ def check_date(text: str) -> tuple[str | None, str | None]:
 _ELEMENTS = etree.Element  # iterchildren(tag=...) filter: elements only, no comments / PIs
 
 
-def _stray(el: Any, rec: _Rec) -> None:
-    text = el.text
-    if text and not text.isspace():
-        rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
-
-
 def _tail(el: Any, sub: Any, rec: _Rec) -> None:
     tail = sub.tail
     if tail and not tail.isspace():
@@ -318,7 +312,9 @@ def _tail(el: Any, sub: Any, rec: _Rec) -> None:
 
 def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -> None:
     """Read ``el``'s children into ``rec``: leaves into vals, sub-records through ``subs``."""
-    _stray(el, rec)
+    text = el.text  # _stray inlined: this runs for every record of a national file
+    if text and not text.isspace():
+        rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
     vals = rec.vals
     for sub in el.iterchildren(_ELEMENTS):
         tag = sub.tag
@@ -342,7 +338,9 @@ def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -
 
 def _list_items(el: Any, rec: _Rec, item_tag: str, kind: str | None) -> None:
     """Read a container of repeated leaves (Disabilities, Factors..., Reviews)."""
-    _stray(el, rec)
+    text = el.text
+    if text and not text.isspace():
+        rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
     for sub in el.iterchildren(_ELEMENTS):
         tag = sub.tag
         tail = sub.tail
@@ -437,6 +435,7 @@ def _characteristics(el: Any, rec: _Rec) -> None:
     )
 
 
+_NO_LEAVES: Final[frozenset[str]] = frozenset()
 _CHILD_SUBS: Final = {
     "ChildIdentifiers": _identifiers,
     "ChildCharacteristics": _characteristics,
@@ -450,7 +449,9 @@ class _ReturnParser:
     def __init__(self, source_file: str) -> None:
         self.source_file = source_file
         self.log = rj.RejectionLog(source_file)
-        self.cols: dict[str, dict[str, list[Any]]] = {}
+        # One tuple per kept record (in TABLE_COLUMNS order), transposed into columns once per
+        # chunk: one list append per record is much cheaper than one per column.
+        self.rows: dict[str, list[tuple[Any, ...]]] = {}
         self._reset_cols()
         # Keys already loaded, for duplicate detection. Only child ids must be remembered for
         # the whole file: every other key starts with the child id, and a child id occurs once
@@ -461,7 +462,7 @@ class _ReturnParser:
         self.n_children = 0
 
     def _reset_cols(self) -> None:
-        self.cols = {t: {c: [] for c in cs} for t, cs in TABLE_COLUMNS.items()}
+        self.rows = {t: [] for t in TABLE_COLUMNS}
 
     # -- rejection helpers -------------------------------------------------------------
     def _reject(
@@ -486,7 +487,9 @@ class _ReturnParser:
         text = rec.vals.get(tag)
         if text is None:
             return None
-        iso, reason = check_date(text)
+        # Inline cache hit: this runs for every date of a national file.
+        hit = _date_cache.get(text)
+        iso, reason = hit if hit is not None else check_date(text)
         if reason is not None:
             rec.errs.append((reason, tag, text))
         return iso
@@ -533,7 +536,7 @@ class _ReturnParser:
     def child(self, el: Any, misplaced: bool) -> None:
         self.n_children += 1
         rec = _Rec("child")
-        _collect(el, rec, frozenset(), _CHILD_SUBS)
+        _collect(el, rec, _NO_LEAVES, _CHILD_SUBS)
         raw_id = rec.vals.get("LAchildID")
         cid = raw_id
         if misplaced:
@@ -575,7 +578,8 @@ class _ReturnParser:
         if upn is not None and not _UPN_RE.match(upn):
             rec.notes.append((rj.INVALID_UPN, "UPN", upn))
             upn = None
-        self._notes(rec, cid)
+        if rec.notes:
+            self._notes(rec, cid)
         if rec.errs:
             reason, element, value = rec.errs[0]
             self._reject(rec, reason, element, value, cid)
@@ -587,21 +591,25 @@ class _ReturnParser:
         for keys in self._per_child:
             if keys:
                 keys.clear()
-        c = self.cols["children"]
-        c["la_child_id"].append(cid)
-        c["person_birth_date"].append(birth)
-        c["expected_person_birth_date"].append(expected)
-        c["sex"].append(sex)
-        c["ethnicity"].append(ethnicity)
-        c["disabilities"].append(" ".join(sorted(disabilities)) if recorded else None)
-        c["person_death_date"].append(death)
-        c["upn"].append(upn.upper() if upn else None)
+        self.rows["children"].append(
+            (
+                cid,
+                birth,
+                expected,
+                sex,
+                ethnicity,
+                " ".join(sorted(disabilities)) if recorded else None,
+                death,
+                upn.upper() if upn else None,
+            )
+        )
         for ep in rec.subs:
             self.episode(ep, cid)
 
     def _finish(self, rec: _Rec, cid: str, key: tuple[str, ...] | None) -> bool:
         """Write notes, reject on errors or duplicate key; True when the record is kept."""
-        self._notes(rec, cid)
+        if rec.notes:
+            self._notes(rec, cid)
         if rec.errs:
             reason, element, value = rec.errs[0]
             self._reject(rec, reason, element, value, cid)
@@ -625,15 +633,7 @@ class _ReturnParser:
         if not self._finish(rec, cid, None if ref is None else (cid, ref)):
             return
         assert ref is not None
-        c = self.cols["cin_episodes"]
-        c["la_child_id"].append(cid)
-        c["cin_referral_date"].append(ref)
-        c["referral_source"].append(source)
-        c["primary_need_code"].append(need)
-        c["cin_closure_date"].append(closure)
-        c["reason_for_closure"].append(reason)
-        c["date_of_initial_cpc"].append(icpc)
-        c["referral_nfa"].append(nfa)
+        self.rows["cin_episodes"].append((cid, ref, source, need, closure, reason, icpc, nfa))
         for sub in rec.subs:
             getattr(self, sub.kind)(sub, cid, ref)
 
@@ -645,13 +645,8 @@ class _ReturnParser:
         if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
             return
         assert start is not None
-        c = self.cols["assessments"]
-        c["la_child_id"].append(cid)
-        c["cin_referral_date"].append(ref)
-        c["assessment_actual_start_date"].append(start)
-        c["assessment_internal_review_date"].append(review)
-        c["assessment_authorisation_date"].append(auth)
-        f = self.cols["assessment_factors"]
+        self.rows["assessments"].append((cid, ref, start, review, auth))
+        f = self.rows["assessment_factors"]
         for item in rec.subs:
             code = item.vals.get("AssessmentFactors")
             if code is None:
@@ -677,10 +672,7 @@ class _ReturnParser:
                     value=code,
                 )
                 continue
-            f["la_child_id"].append(cid)
-            f["cin_referral_date"].append(ref)
-            f["assessment_actual_start_date"].append(start)
-            f["assessment_factor"].append(code)
+            f.append((cid, ref, start, code))
 
     def cin_plan(self, rec: _Rec, cid: str, ref: str) -> None:
         start = self._key(rec, cid)
@@ -688,11 +680,7 @@ class _ReturnParser:
         self._order(rec, start, end, "CINPlanEndDate")
         if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
             return
-        c = self.cols["cin_plans"]
-        c["la_child_id"].append(cid)
-        c["cin_referral_date"].append(ref)
-        c["cin_plan_start_date"].append(start)
-        c["cin_plan_end_date"].append(end)
+        self.rows["cin_plans"].append((cid, ref, start, end))
 
     def section47(self, rec: _Rec, cid: str, ref: str) -> None:
         start = self._key(rec, cid)
@@ -701,13 +689,7 @@ class _ReturnParser:
         not_required = self._yes_no(rec, "ICPCnotRequired")
         if not self._finish(rec, cid, None if start is None else (cid, ref, start)):
             return
-        c = self.cols["section47"]
-        c["la_child_id"].append(cid)
-        c["cin_referral_date"].append(ref)
-        c["s47_actual_start_date"].append(start)
-        c["initial_cpc_target"].append(target)
-        c["date_of_initial_cpc"].append(icpc)
-        c["icpc_not_required"].append(not_required)
+        self.rows["section47"].append((cid, ref, start, target, icpc, not_required))
 
     def cpp(self, rec: _Rec, cid: str, ref: str) -> None:
         start = self._key(rec, cid)
@@ -725,31 +707,23 @@ class _ReturnParser:
         if not self._finish(rec, cid, None if start is None else (cid, start)):
             return
         assert start is not None
-        c = self.cols["cpps"]
-        c["la_child_id"].append(cid)
-        c["cin_referral_date"].append(ref)
-        c["cpp_start_date"].append(start)
-        c["cpp_end_date"].append(end)
-        c["initial_category_of_abuse"].append(initial)
-        c["latest_category_of_abuse"].append(latest)
-        c["number_of_previous_cpp"].append(previous)
-        r = self.cols["cpp_reviews"]
+        self.rows["cpps"].append((cid, ref, start, end, initial, latest, previous))
+        r = self.rows["cpp_reviews"]
         for item in rec.subs:
             date = self._key(item, cid)
             if not self._finish(item, cid, None if date is None else (cid, start, date)):
                 continue
-            r["la_child_id"].append(cid)
-            r["cin_referral_date"].append(ref)
-            r["cpp_start_date"].append(start)
-            r["cpp_review_date"].append(date)
+            r.append((cid, ref, start, date))
 
     # -- frames ------------------------------------------------------------------------
     def take_frames(self, la_code: str) -> dict[str, pd.DataFrame]:
         """Build this chunk's frames (with ``la_code``) and start new column lists."""
         frames = {}
-        for table, cols in self.cols.items():
-            data: dict[str, Any] = {"la_code": [la_code] * len(cols["la_child_id"])}
-            for col, values in cols.items():
+        for table, rows in self.rows.items():
+            names = TABLE_COLUMNS[table]
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+            data: dict[str, Any] = {"la_code": [la_code] * len(rows)}
+            for col, values in zip(names, columns, strict=True):
                 if col in _DATE_COLUMNS:
                     data[col] = pd.to_datetime(pd.Series(values, dtype=object), format="%Y-%m-%d")
                 elif col in _BOOL_COLUMNS:
@@ -852,6 +826,10 @@ def iter_cin_xml_chunks(
             no_network=True,
             load_dtd=False,
             huge_tree=False,
+            # Drop whitespace-only text between elements while parsing (libxml2 blanks are a
+            # subset of what str.isspace() ignores, so no stray text or value is lost): fewer
+            # nodes to build and free, and .text/.tail of containers come back as None.
+            remove_blank_text=True,
         )
         for _event, el in it:
             parent = el.getparent()
