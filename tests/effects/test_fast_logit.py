@@ -83,3 +83,17 @@ def test_study_model_batch_defers_separation_to_the_front_door() -> None:
                 rtol=1e-11,
                 atol=1e-14,
             )
+
+
+def test_blocks_of_a_long_stack_give_the_numbers_of_single_replicates() -> None:
+    rng = np.random.default_rng(11)
+    designs = [normal_logistic(rng, n=80, intercept=-1.0, betas=[0.5, 0.2]) for _ in range(40)]
+    X = np.stack([d["X"] for d in designs])
+    y = np.stack([d["y"] for d in designs])
+    whole = fit_logit_newton_batch(X, y)  # more replicates than one block
+    assert whole.beta.shape == (40, 3) and whole.cov.shape == (40, 3, 3)
+    for r in (0, 15, 16, 39):
+        alone = fit_logit_newton_batch(X[r : r + 1], y[r : r + 1])
+        np.testing.assert_array_equal(whole.beta[r], alone.beta[0])
+        np.testing.assert_array_equal(whole.cov[r], alone.cov[0])
+        assert whole.converged[r] == alone.converged[0]

@@ -147,8 +147,24 @@ def fit_logit_newton_batch(
     tol, maxit
         As in :func:`fit_logit_newton`.
     """
-    R, _, p = X.shape
-    Xt_all = np.ascontiguousarray(X.transpose(0, 2, 1))
+    Xt = np.ascontiguousarray(X.transpose(0, 2, 1))
+    # Blocks of _BLOCK replicates keep a block's designs in the L2 cache through its
+    # iterations (the products are memory-bound: about 1.6x faster than the whole stack at
+    # n = 1,000, p = 6); replicates are independent, so blocking does not change a number.
+    parts = [
+        _newton_block(Xt[s : s + _BLOCK], y[s : s + _BLOCK], tol, maxit)
+        for s in range(0, Xt.shape[0], _BLOCK)
+    ]
+    return NewtonBatch(*(np.concatenate([getattr(f, k) for f in parts]) for k in _FIELDS))
+
+
+_BLOCK = 16
+_FIELDS = ("beta", "cov", "n_iter", "converged")
+
+
+def _newton_block(Xt_all: np.ndarray, y: np.ndarray, tol: float, maxit: int) -> NewtonBatch:
+    """:func:`fit_logit_newton_batch` on one block, designs given transposed (R x p x n)."""
+    R, p, _ = Xt_all.shape
     beta = np.zeros((R, p))
     n_iter = np.zeros(R, dtype=int)
     converged = np.zeros(R, dtype=bool)

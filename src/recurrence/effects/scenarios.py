@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -238,13 +237,14 @@ def normal_logistic(
 
 
 # -- methods -----------------------------------------------------------------------------------
-@lru_cache(maxsize=32)
 def _z(alpha: float) -> float:
-    """Two-sided normal quantile ``z_{1 - alpha/2}``, computed once per alpha (scipy.stats'
-    ``ppf`` costs about as much as a whole replicate fit)."""
-    from scipy import stats
+    """Two-sided normal quantile ``z_{1 - alpha/2}``.
 
-    return float(stats.norm.ppf(1 - alpha / 2))
+    ``special.ndtri`` is what ``scipy.stats.norm.ppf`` evaluates (bit for bit), without the
+    distribution machinery: that costs about as much as a whole replicate fit, and importing
+    scipy.stats costs a simulation worker seconds.
+    """
+    return float(special.ndtri(1 - alpha / 2))
 
 
 def _wald(b: float, se: float, z: float) -> Estimate:
@@ -276,7 +276,11 @@ def fit_study_model_batch(
             groups.setdefault((d["X"].shape, tuple(d["names"])), []).append(i)
     for (_, names), idx in groups.items():
         # Stacked as R x p x n (contiguous rows of X'), the layout the batch fitter uses.
-        X = np.stack([datas[i]["X"].T for i in idx]).transpose(0, 2, 1)
+        first = datas[idx[0]]["X"]
+        Xt = np.empty((len(idx), first.shape[1], first.shape[0]))
+        for k, i in enumerate(idx):
+            Xt[k] = datas[i]["X"].T
+        X = Xt.transpose(0, 2, 1)
         y = np.stack([datas[i]["y"] for i in idx])
         fit = fit_logit_newton_batch(X, y)
         se = np.sqrt(np.diagonal(fit.cov, axis1=1, axis2=2))
