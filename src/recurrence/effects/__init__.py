@@ -17,6 +17,19 @@
 
 from __future__ import annotations
 
-from recurrence.effects.registry import Claim, get_claim, load_registry
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recurrence.effects.registry import Claim, get_claim, load_registry
 
 __all__ = ["Claim", "get_claim", "load_registry"]
+
+
+def __getattr__(name: str) -> Any:
+    # The registry names are loaded on first use (PEP 562): importing the registry pulls in
+    # pandas, and simulation workers that import recurrence.effects.ademp never need it.
+    if name in __all__:
+        from recurrence.effects import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'recurrence.effects' has no attribute {name!r}")

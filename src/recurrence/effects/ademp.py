@@ -53,14 +53,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import yaml
 
 from recurrence.effects.performance import MEASURES, performance, to_ratio_scale
 from recurrence.errors import RecurrenceError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and yaml are imported inside the functions that use them: joblib workers import this
+# module to run chunks, and a worker that needs neither starts seconds sooner (the replicate
+# records travel back as plain tuples and become a DataFrame in the calling process).
 
 ENGINE_VERSION = "1"
 """Part of every cache key: bump when the replicate record format or seeding changes."""
@@ -293,12 +298,23 @@ def run_chunk(
 ) -> pd.DataFrame:
     """Run replicates ``start .. start + len(seeds) - 1`` of one mechanism with every method.
 
-    Executed inside workers; returns the replicate records (columns
-    :data:`REPLICATE_COLUMNS`). Estimands a failed method would have targeted are recorded as
+    Returns the replicate records (columns :data:`REPLICATE_COLUMNS`). Estimands a failed method would have targeted are recorded as
     non-converged rows so that the non-convergence rate counts them. All data sets of the
     chunk are generated first (each from its own stream), so that a method with a batch
     (:func:`with_batch`) fits them in one vectorised pass.
     """
+    import pandas as pd
+
+    return pd.DataFrame(_chunk_rows(dgm, methods, seeds, start), columns=list(REPLICATE_COLUMNS))
+
+
+def _chunk_rows(
+    dgm: DGM,
+    methods: Sequence[Method],
+    seeds: Sequence[np.random.SeedSequence],
+    start: int,
+) -> list[tuple[Any, ...]]:
+    """The records of :func:`run_chunk` as tuples (what joblib workers execute)."""
     generate = resolve(dgm.generate)
     fits = [(m, resolve(m.fit)) for m in methods]
     estimands = list(dgm.truth)
@@ -344,7 +360,7 @@ def run_chunk(
                         e.error,
                     )
                 )
-    return pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -433,6 +449,7 @@ def _execute(
         for c in pending:
             yield c, run_chunk(*args(c))
         return
+    import pandas as pd
     from joblib import Parallel, delayed
 
     # One BLAS thread per loky worker: the workers already use the cores, and a fixed thread
@@ -442,12 +459,12 @@ def _execute(
     )
     index = {id(c): c for c in pending}
     results = parallel(delayed(_tagged)(id(c), *args(c)) for c in pending)
-    for tag, frame in results:
-        yield index[tag], frame
+    for tag, rows in results:
+        yield index[tag], pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS))
 
 
-def _tagged(tag: int, *args: Any) -> tuple[int, pd.DataFrame]:
-    return tag, run_chunk(*args)
+def _tagged(tag: int, *args: Any) -> tuple[int, list[tuple[Any, ...]]]:
+    return tag, _chunk_rows(*args)
 
 
 def run_study(
@@ -482,6 +499,7 @@ def run_study(
     StudyRun
         Replicate records sorted by (dgm, method, estimand, rep).
     """
+    import pandas as pd
     from tqdm.auto import tqdm
 
     if n_jobs < 1:
@@ -542,6 +560,8 @@ def performance_table(
     pandas.DataFrame
         Columns dgm, method, estimand, true_value, then :data:`~recurrence.effects.performance.MEASURES`.
     """
+    import pandas as pd
+
     truth = {(d.name, k): float(v) for d in study.dgms for k, v in d.truth.items()}
     ratio = (
         set(truth_key[1] for truth_key in truth) if ratio_scale is True else set(ratio_scale or ())
@@ -640,6 +660,8 @@ def study_from_mapping(data: Mapping[str, Any], *, source: str = "<study>") -> S
 
 def load_study(path: str | os.PathLike[str]) -> Study:
     """Read a study declared in YAML; a bad file raises :class:`StudyError` naming it."""
+    import yaml
+
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -657,6 +679,8 @@ def load_study(path: str | os.PathLike[str]) -> Study:
 
 def dgm_parameters(study: Study) -> pd.DataFrame:
     """One row per mechanism with its scalar parameters (for nested-loop plots)."""
+    import pandas as pd
+
     rows = []
     for d in study.dgms:
         row: dict[str, Any] = {"dgm": d.name}

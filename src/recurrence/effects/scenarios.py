@@ -44,14 +44,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from recurrence.effects.ademp import DGM, Estimate, Method, Study, with_batch
-from recurrence.effects.registry import Claim, get_claim, load_registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recurrence.effects.registry import Claim
+
+# pandas, scipy.stats, scipy.optimize and the registry (which imports pandas) are imported in
+# the functions that need them: simulation workers import this module for its generators and
+# fitters, and each of those imports costs a starting worker seconds.
 
 # -- covariate distributions -------------------------------------------------------------------
 CovariateSpec = Mapping[str, Sequence[Any]]
@@ -180,6 +187,8 @@ def cohort_exponential_ph(
     x = cells[idx]
     t = rng.exponential(1.0 / (rate * np.exp(_linear(x, names, betas))))
     c = rng.uniform(min_follow_up, max_follow_up, n)
+    import pandas as pd
+
     frame = pd.DataFrame(x, columns=names)
     frame["time"] = np.minimum(t, c)
     frame["event"] = (t <= c).astype(float)
@@ -378,6 +387,8 @@ class Scenario:
 
 
 def _log(claim_id: str) -> float:
+    from recurrence.effects.registry import get_claim
+
     value = get_claim(claim_id).point_value
     if value is None:
         raise ValueError(f"claim {claim_id} has no value to place as truth")
@@ -574,6 +585,8 @@ def _depanfilis2002() -> Scenario:
 
 
 def _gershater2002() -> Scenario:
+    from recurrence.effects.registry import get_claim
+
     claim = get_claim("gershater2002_safecare")
     assert claim.range is not None
     p_fp, p_sc = claim.range[0] / 100, claim.range[1] / 100
@@ -615,6 +628,8 @@ SCENARIOS = tuple(SCENARIO_BUILDERS)
 
 def effect_claims() -> list[Claim]:
     """Registry claims that have a scenario, in registry order."""
+    from recurrence.effects.registry import load_registry
+
     return [c for c in load_registry() if c.scenario is not None]
 
 
@@ -704,6 +719,8 @@ def summarise_claims(
     the forest plot). ``reexpressed`` gives each ratio claim as OR, RR and HR at its
     scenario's baseline risk over the window (:func:`recurrence.effects.scales.reexpress`).
     """
+    import pandas as pd
+
     from recurrence.effects.ademp import performance_table
     from recurrence.effects.scales import reexpress
 
