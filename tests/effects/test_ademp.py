@@ -158,3 +158,26 @@ def test_yaml_study_and_errors(tmp_path: Path, repo_dir: Path) -> None:
     )
     with pytest.raises(StudyError, match=r"cannot import 'recurrence\.nope:f'"):
         load_study(bad)
+
+
+def _ml_one_at_a_time(data: Any, **params: Any) -> Any:
+    """fit_study_model without its batched twin (a plain function has no ``batch``)."""
+    return fit_study_model(data, **params)
+
+
+def test_batched_fit_gives_the_one_at_a_time_replicates(serial: pd.DataFrame) -> None:
+    assert hasattr(fit_study_model, "batch")
+    study = _study()
+    plain = Study(
+        "t",
+        study.dgms,
+        (Method("ml", _ml_one_at_a_time), Method("firth", fit_firth)),
+        n_reps=study.n_reps,
+        seed=study.seed,
+        chunk_size=study.chunk_size,
+    )
+    ref = run_study(plain, n_jobs=1, progress=False).replicates
+    cols = ["dgm", "method", "estimand", "rep", "converged", "error"]
+    pd.testing.assert_frame_equal(serial[cols], ref[cols], check_exact=True)
+    for c in ("estimate", "se", "ci_lower", "ci_upper", "p_value"):
+        np.testing.assert_allclose(serial[c], ref[c], rtol=1e-12, atol=1e-13)
