@@ -20,17 +20,31 @@ Target (issue 2): one national year in at most 60 s, with memory that stays flat
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
 
-Measured (2026-11-27, shared 2-core container, the 650k row with the machine nearly idle)::
+Measured (2026-11-27, shared 2-core container). Before the linkage and parser speed-ups
+(commit b61e3ee; the 650k row with the machine nearly idle)::
 
      children   MB  stream (parse only)          read (parse+link+validate)   peer (lxml full tree)
        50,000   54   9.1 s   3.9 cpu   213 MiB    20.8 s  11.2 cpu   283 MiB    2.6 s  1.3 cpu   684 MiB
       200,000  217  31.4 s  20.0 cpu   276 MiB    46.8 s  32.9 cpu   664 MiB   10.5 s  6.4 cpu  2310 MiB
       650,000  707  84.9 s  73.4 cpu   361 MiB   110.0 s 109.9 cpu  1803 MiB   27.7 s 26.5 cpu  7191 MiB
 
-So the 60 s target is **not** met (110 s for a national year, 5,900 children/s; 4.0x the
-peer's time); the parser's own memory is nearly flat (213 -> 361 MiB for 13x the file) and the
-full read needs a quarter of the peer's memory. Most of the time is the per-element Python work
-of the validating parse (the peer only collects text, validates nothing and still needs 7 GiB).
+After them (load average 2.0-2.4 throughout, i.e. both cores also busy with other jobs; the
+100k rows were run back to back, old code first, on the same machine state)::
+
+     children   MB  stream (parse only)          read (parse+link+validate)   peer (lxml full tree)
+      100,000  109            (old code)          20.4 s  20.0 cpu   408 MiB    3.6 s  3.5 cpu  1226 MiB
+      100,000  109            (new code)          18.1 s  17.9 cpu   427 MiB    3.2 s  3.2 cpu  1226 MiB
+      650,000  707  62.8 s  61.8 cpu   376 MiB    99.8 s  98.8 cpu  1931 MiB   26.8 s 26.3 cpu  7191 MiB
+
+So the 60 s target is **not** met: a national year reads in 99.8 s (6,515 children/s; 3.7x
+the peer's time, down from 4.0x), the parse alone in 62.8 s (10,342 children/s). The parser's
+own memory stays nearly flat (376 MiB for 707 MB of XML) and the full read needs about a
+quarter of the peer's memory. Where the time goes (100k children, timed separately, same
+load): the validating parse 8-13 s, of which a bare lxml ``iterparse`` walk over the file is
+2.2 s (the rest is the per-element Python work); linking about 4 s; pandera's validation of
+the output tables 4.2-4.8 s (cProfile: mostly its per-value ``isinstance(x, str)`` dtype
+check of the object columns, defined in :mod:`recurrence.data.schema`), which extrapolates
+to about 30 s of a national year on its own.
 """
 
 from __future__ import annotations
