@@ -102,8 +102,9 @@ def schema_year_for_collection(collection_year: int) -> int:
 
     Notes
     -----
-    2017-18 to 2019-20 use the 2020 schema; 2023-24 onwards use the 2024 file (2024-25 adds
-    ``Sex``, which the readers accept in place of ``GenderCurrent`` in any year).
+    2017-18 to 2019-20 use the 2020 schema file; 2020-21 the 2021 file; 2021-22 the 2022 file;
+    2022-23 onwards the 2024 file (the 2023 schema is identical to it). 2024-25 adds ``Sex``,
+    which the readers accept in place of ``GenderCurrent`` in any year.
     """
     if collection_year <= 2020:
         return 2020
