@@ -61,6 +61,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -205,6 +206,8 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         src = f"{name}:row {i + 2}"
         cid = get("la_child_id", i)
         la = get("la_code", i)
+        # Every rejection of this row carries the same file/row, child and LA.
+        reject = partial(log.add, la_child_id=cid, source_file=src, la_code=la)
         ref_text = get("cin_referral_date", i)
         year_text = get("census_year", i)
         notes: list[tuple[str, str, str | None]] = []
@@ -233,14 +236,11 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         has_asmt = get("assessment_actual_start_date", i) is not None
         has_s47 = get("s47_actual_start_date", i) is not None
         if err is not None:
-            log.add(
+            reject(
                 "episode",
                 err[0],
-                la_child_id=cid,
                 element=err[1],
                 value=err[2],
-                source_file=src,
-                la_code=la,
             )
             for kind, present, field in (
                 ("assessment", has_asmt, "assessment_actual_start_date"),
@@ -248,14 +248,11 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
                 ("cpp", has_cpp, "cpp_start_date"),
             ):
                 if present:
-                    log.add(
+                    reject(
                         kind,
                         rj.PARENT_REJECTED.format(kind="episode"),
-                        la_child_id=cid,
                         element=cols[field],
                         value=get(field, i),
-                        source_file=src,
-                        la_code=la,
                     )
             continue
         assert cid is not None and la is not None and year is not None and ref is not None
@@ -364,24 +361,18 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             target, terr = date("initial_cpc_target")
             bad = serr or terr
             if bad is not None:
-                log.add(
+                reject(
                     "section47",
                     bad[0],
-                    la_child_id=cid,
                     element=bad[1],
                     value=bad[2],
-                    source_file=src,
-                    la_code=la,
                 )
             elif ("s47", cid, ref, str(start)) in seen[g]:
-                log.add(
+                reject(
                     "section47",
                     rj.DUPLICATE.format(kind="section47"),
-                    la_child_id=cid,
                     element=cols["s47_actual_start_date"],
                     value=start,
-                    source_file=src,
-                    la_code=la,
                 )
             else:
                 seen[g].add(("s47", cid, ref, str(start)))
@@ -409,24 +400,18 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             initial = code("initial_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES)
             latest = code("latest_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES)
             if bad is not None:
-                log.add(
+                reject(
                     "cpp",
                     bad[0],
-                    la_child_id=cid,
                     element=bad[1],
                     value=bad[2],
-                    source_file=src,
-                    la_code=la,
                 )
             elif ("cpp", cid, str(start)) in seen[g]:
-                log.add(
+                reject(
                     "cpp",
                     rj.DUPLICATE.format(kind="cpp"),
-                    la_child_id=cid,
                     element=cols["cpp_start_date"],
                     value=start,
-                    source_file=src,
-                    la_code=la,
                 )
             else:
                 seen[g].add(("cpp", cid, str(start)))
@@ -439,14 +424,11 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
                 plans["latest_category_of_abuse"].append(latest)
                 plans["number_of_previous_cpp"].append(prev)
         for reason_, element, value in notes:
-            log.add(
+            reject(
                 rj.FIELD,
                 reason_,
-                la_child_id=cid,
                 element=element,
                 value=value,
-                source_file=src,
-                la_code=la,
             )
 
     from recurrence.data.cin_xml import _BOOL_COLUMNS, _DATE_COLUMNS, _INT_COLUMNS
@@ -517,6 +499,7 @@ def _assessment(
     cols: dict[str, str],
     i: int,
 ) -> None:
+    reject = partial(log.add, la_child_id=cid, source_file=src, la_code=la)
     start, serr = date("assessment_actual_start_date")
     review, rerr = date("assessment_internal_review_date")
     auth, aerr = date("assessment_authorisation_date")
@@ -526,46 +509,34 @@ def _assessment(
     factor_text = get("factors", i)
     items = [c for c in _SPLIT.split(factor_text) if c] if factor_text else []
     if bad is not None:
-        log.add(
+        reject(
             "assessment",
             bad[0],
-            la_child_id=cid,
             element=bad[1],
             value=bad[2],
-            source_file=src,
-            la_code=la,
         )
         for f in items:
-            log.add(
+            reject(
                 "factor",
                 rj.PARENT_REJECTED.format(kind="assessment"),
-                la_child_id=cid,
                 element=cols["factors"],
                 value=f,
-                source_file=src,
-                la_code=la,
             )
         return
     key = ("assessment", cid, ref, str(start))
     if key in seen:
-        log.add(
+        reject(
             "assessment",
             rj.DUPLICATE.format(kind="assessment"),
-            la_child_id=cid,
             element=cols["assessment_actual_start_date"],
             value=start,
-            source_file=src,
-            la_code=la,
         )
         for f in items:
-            log.add(
+            reject(
                 "factor",
                 rj.PARENT_REJECTED.format(kind="assessment"),
-                la_child_id=cid,
                 element=cols["factors"],
                 value=f,
-                source_file=src,
-                la_code=la,
             )
         return
     seen.add(key)
@@ -579,24 +550,18 @@ def _assessment(
     done: set[str] = set()
     for f in items:
         if f not in codes.ASSESSMENT_FACTOR_CODES:
-            log.add(
+            reject(
                 "factor",
                 rj.UNKNOWN_CODE,
-                la_child_id=cid,
                 element=cols["factors"],
                 value=f,
-                source_file=src,
-                la_code=la,
             )
         elif f in done:
-            log.add(
+            reject(
                 "factor",
                 rj.DUPLICATE.format(kind="factor"),
-                la_child_id=cid,
                 element=cols["factors"],
                 value=f,
-                source_file=src,
-                la_code=la,
             )
         else:
             done.add(f)
