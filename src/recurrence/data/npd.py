@@ -508,29 +508,12 @@ def _assessment(
         bad = (rj.END_BEFORE_START, cols["assessment_authorisation_date"], f"{auth} < {start}")
     factor_text = get("factors", i)
     items = [c for c in _SPLIT.split(factor_text) if c] if factor_text else []
-    if bad is not None:
-        reject(
-            "assessment",
-            bad[0],
-            element=bad[1],
-            value=bad[2],
-        )
-        for f in items:
-            reject(
-                "factor",
-                rj.PARENT_REJECTED.format(kind="assessment"),
-                element=cols["factors"],
-                value=f,
-            )
-        return
     key = ("assessment", cid, ref, str(start))
-    if key in seen:
-        reject(
-            "assessment",
-            rj.DUPLICATE.format(kind="assessment"),
-            element=cols["assessment_actual_start_date"],
-            value=start,
-        )
+    if bad is None and key in seen:
+        bad = (rj.DUPLICATE.format(kind="assessment"), cols["assessment_actual_start_date"], start)
+    if bad is not None:
+        # A rejected assessment takes its factors with it, each logged with the reason.
+        reject("assessment", bad[0], element=bad[1], value=bad[2])
         for f in items:
             reject(
                 "factor",
