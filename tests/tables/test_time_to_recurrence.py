@@ -89,6 +89,29 @@ def test_plan_end_to_next_plan():
     assert (ref["time"], ref["event"]) == (151, 1)
 
 
+def test_closure_to_next_referral():
+    t = build(
+        referrals=[("A", "201", "2010-01-01"), ("A", "201", "2010-09-01"), ("B", "201", "2010-02-01")]
+    )
+    ep = t.cin_episodes
+    closure = {("A", "2010-01-01"): "2010-06-01", ("B", "2010-02-01"): "2010-03-01"}
+    for (child, ref), close in closure.items():
+        row = (ep["child_key"] == child) & (ep["cin_referral_date"] == pd.Timestamp(ref))
+        ep.loc[row, "cin_closure_date"] = pd.Timestamp(close)
+    out = time_to_recurrence(t, index="closure", outcome="referral", end_of_data=EOD)
+    # Only closed episodes are index events (A's 2010-09-01 referral is still open).
+    assert len(out) == 2
+    a = out.loc[out["child_key"] == "A"].iloc[0]
+    # Closed 2010-06-01, re-referred 2010-09-01: 92 days after closure (243 after the referral).
+    assert (a["index_date"], a["time"], a["event"]) == (pd.Timestamp("2010-06-01"), 92, 1)
+    b = out.loc[out["child_key"] == "B"].iloc[0]
+    # Never re-referred: censored at the end of data, 2010-03-01 -> 2012-03-31 = 761 days.
+    assert (b["time"], b["event"], b["censor_reason"]) == (761, 0, "end_of_data")
+    by_referral = time_to_recurrence(t, index="referral", outcome="referral", end_of_data=EOD)
+    first_a = by_referral.loc[by_referral["index_date"] == pd.Timestamp("2010-01-01")].iloc[0]
+    assert (first_a["time"], first_a["event"]) == (243, 1)
+
+
 def test_bad_options_raise():
     t = build(referrals=[("A", "201", "2010-01-01")])
     with pytest.raises(ValueError, match="index"):
@@ -101,7 +124,17 @@ def test_bad_options_raise():
 @given(cohorts())
 def test_invariants(tables):
     eod = pd.Timestamp("2011-06-30")
-    for index, outcome in [("referral", "referral"), ("plan_end", "plan"), ("referral", "plan")]:
+    # The strategy draws open episodes only: close every other one 90 days after its referral
+    # (some closures then fall after a later referral or after the end of data).
+    ep = tables.cin_episodes
+    ep.loc[ep.index[::2], "cin_closure_date"] = ep["cin_referral_date"].iloc[::2] + pd.Timedelta(days=90)
+    for index, outcome in [
+        ("referral", "referral"),
+        ("plan_end", "plan"),
+        ("referral", "plan"),
+        ("closure", "referral"),
+        ("closure", "plan"),
+    ]:
         out = time_to_recurrence(tables, index=index, outcome=outcome, end_of_data=eod)
         assert (out["time"] > 0).all()
         assert set(out["event"]) <= {0, 1}
@@ -111,7 +144,9 @@ def test_invariants(tables):
         assert (stop[events] == out.loc[events, "next_date"]).all()
         assert out.loc[~events, "next_date"].isna().all()
         assert ((stop == out["censor_date"]) | events).all()
-        n_index = (
-            len(tables.cin_episodes) if index == "referral" else int(tables.cpps["cpp_end_date"].notna().sum())
-        )
+        n_index = {
+            "referral": len(tables.cin_episodes),
+            "closure": int(tables.cin_episodes["cin_closure_date"].notna().sum()),
+            "plan_end": int(tables.cpps["cpp_end_date"].notna().sum()),
+        }[index]
         assert len(out) + sum(out.attrs["excluded_index_events"].values()) == n_index

@@ -1,6 +1,7 @@
 """Time from an index event to the next referral or plan of the same child (survival data).
 
-One row per index event (a referral, or the end of a child protection plan) with the time in
+One row per index event (a referral, the closure of a CIN episode, or the end of a child
+protection plan) with the time in
 days to the child's next outcome event (a referral, or the start of a plan) in **any LA**, linked
 through ``child_key``, censored at the 18th birthday, death or the end of the data, whichever
 comes first (see :mod:`recurrence.tables._censoring`).
@@ -11,6 +12,14 @@ Definitions
 - ``index="referral", outcome="plan"``: the next plan is the first plan belonging to a *later*
   referral (``cin_referral_date`` after the index referral). A plan that follows from the index
   referral itself is the response to it, not a recurrence.
+- ``index="closure"``: CIN episodes with a closure date only (``CINclosureDate``). Time runs
+  from the end of involvement, as in studies of re-referral after case closure (Goldacre et al.
+  2025, below). It differs from ``index="referral"`` (the DfE's re-referral measure, which
+  counts from the previous referral date) in one way that matters for models: the months an
+  episode stays open are inside the 12 months after its referral but not after its closure, and
+  a new referral is rarely made while an episode is open. Families whose episodes last longer
+  (more needs recorded, a plan) therefore have less time "at risk" of a re-referral counted from
+  the referral date, which can hide or reverse their higher rate of recurrence.
 - ``index="plan_end"``: plans with an end date only. A plan starting on the day after another
   ends in a different LA is often a transfer between councils, not new maltreatment; such pairs
   are kept (the data cannot tell them apart) and have ``time`` 1.
@@ -37,7 +46,7 @@ from recurrence.tables._dates import age_at, as_datetime, census_year
 
 log = logging.getLogger(__name__)
 
-IndexEvent = Literal["referral", "plan_end"]
+IndexEvent = Literal["referral", "closure", "plan_end"]
 OutcomeEvent = Literal["referral", "plan"]
 
 _SHIFT = np.int64(1 << 22)  # > any day number used below (days since 1900 + margin)
@@ -98,7 +107,8 @@ def time_to_recurrence(
     tables
         A CIN dataset (uses ``children``, ``cin_episodes``, ``cpps``).
     index
-        ``"referral"`` (every referral) or ``"plan_end"`` (every ended plan).
+        ``"referral"`` (every referral), ``"closure"`` (every closed CIN episode, from its
+        ``cin_closure_date``) or ``"plan_end"`` (every ended plan).
     outcome
         ``"referral"`` (next referral in any LA) or ``"plan"`` (next plan start in any LA).
     end_of_data
@@ -129,6 +139,10 @@ def time_to_recurrence(
         src = tables.cin_episodes
         idx = src[["child_key", "la_code", "la_child_id"]].copy()
         idx["index_date"] = src["cin_referral_date"]
+    elif index == "closure":
+        src = tables.cin_episodes.loc[tables.cin_episodes["cin_closure_date"].notna()]
+        idx = src[["child_key", "la_code", "la_child_id"]].copy()
+        idx["index_date"] = src["cin_closure_date"]
     else:
         src = tables.cpps.loc[tables.cpps["cpp_end_date"].notna()]
         idx = src[["child_key", "la_code", "la_child_id"]].copy()
