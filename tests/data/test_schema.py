@@ -52,3 +52,49 @@ def test_empty_tables_validate_and_have_schema_columns() -> None:
 def test_coerce_reports_missing_columns() -> None:
     with pytest.raises(KeyError, match="person_birth_date"):
         schema.coerce_table("children", pd.DataFrame({"child_key": ["a"]}))
+
+
+@pytest.mark.parametrize("bad", [7, 2.5, b"C1", pd.Timestamp("2020-01-01"), ("C", "1")])
+@pytest.mark.parametrize("column", ["la_child_id", "disabilities"])
+def test_text_columns_reject_a_non_str_value(column: str, bad: object) -> None:
+    # The text dtype is checked in C (infer_dtype); a single non-str value among str and
+    # missing values must still fail, with pandera's own wrong-dtype report naming the value.
+    frame = pd.concat([_child(), _child(la_child_id="C2", disabilities=None)], ignore_index=True)
+    frame[column] = pd.Series([frame.loc[0, column], bad], dtype=object)
+    with pytest.raises(pandera.errors.SchemaErrors) as info:
+        schema.validate_table("children", frame)
+    failures = info.value.failure_cases
+    wrong = failures[(failures["check"] == "dtype('str')") & (failures["column"] == column)]
+    assert len(wrong) == 1
+    assert wrong["index"].tolist() == [1]
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), pd.NA])
+def test_text_columns_accept_str_and_missing_values(missing: object) -> None:
+    frame = pd.concat([_child(), _child(la_child_id="C2")], ignore_index=True)
+    frame["disabilities"] = pd.Series(["LD", missing], dtype=object)
+    out = schema.validate_table("children", frame)
+    assert out["disabilities"].tolist()[0] == "LD"
+    assert str(schema.SCHEMAS["children"].columns["disabilities"].dtype) == "str"
+
+
+def test_text_dtype_check_agrees_with_pandera_elementwise_check() -> None:
+    # Same verdict as pandera's element-wise NpString check on mixed inputs.
+    from pandera.engines import pandas_engine
+
+    plain = pandas_engine.Engine.dtype(str)
+    cases: list[list[object]] = [
+        ["a", None, float("nan")],
+        [],
+        [None, None],
+        ["a", 1],
+        ["a", b"b"],
+        ["a", pd.NaT],
+        [1.5, None],
+    ]
+    for values in cases:
+        s = pd.Series(values, dtype=object)
+        fast = schema.STR.check(pandas_engine.Engine.dtype(s.dtype), s)
+        slow = plain.check(pandas_engine.Engine.dtype(s.dtype), s)
+        fast_ok = fast if isinstance(fast, bool) else bool(fast.all())
+        assert fast_ok == bool(slow.all()), values
