@@ -24,6 +24,14 @@ def read_cin_command(
         Path, typer.Option("--out", help="Output directory for DIR/<table>.csv (or .parquet).")
     ],
     fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes parsing the XML returns (large ones in pieces); same output for any number.",
+        ),
+    ] = 1,
 ) -> None:
     """Read, validate, link and de-duplicate CIN data; write one file per table and a summary.
 
@@ -35,7 +43,7 @@ def read_cin_command(
         table_format = check_format(fmt)
     except ValueError as exc:
         raise InputFileError("--format", str(exc)) from exc
-    tables = read_cin(paths)
+    tables = read_cin(paths, workers=workers)
     write_tables(tables, out, table_format)
     n_plans = len(tables.cpps)
     typer.echo(

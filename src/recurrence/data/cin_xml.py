@@ -74,9 +74,10 @@ year ending 31 March); ``Year`` is used only when ``ReferenceDate`` is absent.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -815,6 +816,17 @@ def iter_cin_xml_chunks(
     if os.path.isdir(p):
         raise InputFileError(p, "is a directory, not a CIN XML file")
     _check_prolog(p)
+    yield from _iter_source(p, p, chunk_children)
+
+
+def _iter_source(
+    source: str | io.BytesIO, p: str, chunk_children: int | None
+) -> Iterator[ParsedReturn]:
+    """The parse of :func:`iter_cin_xml_chunks` after the prolog check.
+
+    ``source`` is the file itself, or (:func:`_parse_piece`) an in-memory document made of a
+    slice of it; ``p`` is the path named in errors and in :attr:`ParsedReturn.path`.
+    """
     name = Path(p).name
     parser = _ReturnParser(name)
     la_code: str | None = None
@@ -822,7 +834,7 @@ def iter_cin_xml_chunks(
     header_seen = False
     try:
         it = etree.iterparse(
-            p,
+            source,
             events=("end",),
             tag=("Header", "Child"),
             resolve_entities=False,
@@ -883,19 +895,226 @@ def _chunk(path: str, parser: _ReturnParser, la_code: str, census_year: int | No
     )
 
 
-def parse_cin_xml(path: str | os.PathLike[str]) -> ParsedReturn:
-    """Parse one return completely (no linkage); see the module docstring for the rules."""
-    chunks = list(iter_cin_xml_chunks(path))
-    return chunks[0]
+def parse_cin_xml(
+    path: str | os.PathLike[str], *, workers: int = 1, piece_bytes: int | None = None
+) -> ParsedReturn:
+    """Parse one return completely (no linkage); see the module docstring for the rules.
+
+    ``workers`` and ``piece_bytes`` are those of :func:`parse_cin_xml_files`; the result is the
+    same whatever their values.
+    """
+    if workers == 1 and piece_bytes is None:
+        return next(iter(iter_cin_xml_chunks(path)))
+    return parse_cin_xml_files([path], workers=workers, piece_bytes=piece_bytes)[0]
 
 
-def read_cin_xml(path: str | os.PathLike[str], *, validate: bool = True) -> CINTables:
+def read_cin_xml(
+    path: str | os.PathLike[str],
+    *,
+    validate: bool = True,
+    workers: int = 1,
+    piece_bytes: int | None = None,
+) -> CINTables:
     """Read one CIN census XML return into validated :class:`CINTables`.
 
     Equivalent to ``recurrence.data.reader.read_cin([path])``: the return is linked on its own
     (``child_key`` from the UPN, or from LA and child id) and every episode gets the return's
-    census year.
+    census year. ``workers`` and ``piece_bytes``: see :func:`parse_cin_xml_files`.
     """
     from recurrence.data.linkage import link_returns
 
-    return link_returns([parse_cin_xml(path)], validate=validate)
+    parsed = parse_cin_xml(path, workers=workers, piece_bytes=piece_bytes)
+    return link_returns([parsed], validate=validate)
+
+
+# -- parallel reading: files and pieces of files -------------------------------------------
+
+PIECE_BYTES: Final = 16 * 2**20
+"""Default size of the pieces a large return is cut into when it is read by several workers.
+
+Small enough that a worker holds little (one piece's bytes and rows) and that a national
+return makes dozens of pieces to share between workers; large enough that the per-piece cost
+(reading the prefix, building frames, sending them back) stays negligible.
+"""
+
+_CHILD_START: Final = re.compile(rb"<Child[\s>/]")
+_SUFFIX: Final = b"</Children></Message>"
+_SCAN_BYTES: Final = 2**20
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One unit of parallel work: a whole file (``prefix_end is None``) or one piece of it.
+
+    A piece is the document ``file[:prefix_end] + file[start:end] + </Children></Message>``
+    (no suffix for the last piece, ``end is None``, which runs to the end of the file).
+    """
+
+    path: str
+    prefix_end: int | None = None
+    start: int = 0
+    end: int | None = None
+
+
+def _find_child_start(f: io.BufferedReader, pos: int, limit: int | None) -> int | None:
+    """Offset of the first ``<Child`` start tag at or after ``pos`` (before ``limit``), or None."""
+    overlap = 7  # len(b"<Child") + 1: a match cut by a block boundary is found in the next block
+    while limit is None or pos < limit:
+        f.seek(pos)
+        block = f.read(_SCAN_BYTES)
+        if not block:
+            return None
+        m = _CHILD_START.search(block)
+        if m is not None and (limit is None or pos + m.start() < limit):
+            return pos + m.start()
+        if m is not None or len(block) < _SCAN_BYTES:
+            return None
+        pos += len(block) - overlap
+    return None
+
+
+def _plan(path: str, piece_bytes: int) -> list[_Task]:
+    """Cut one file into pieces at ``<Child`` start tags about ``piece_bytes`` apart.
+
+    The cut is a plain byte search, so it may fall inside a comment, a CDATA section or a
+    nested (misplaced) ``Child``; every such piece is not well-formed, because its wrapper
+    closes exactly ``Children`` and ``Message``, and any failing piece sends the whole file
+    back to the serial parse (:func:`_combine`). A file that cannot be cut usefully (small,
+    no ``<Child`` in its first MiB, which every piece repeats, a prolog problem) is one
+    whole-file task.
+    """
+    whole = [_Task(path)]
+    try:
+        if os.path.isdir(path):
+            return whole
+        size = os.path.getsize(path)
+        if size <= piece_bytes:
+            return whole
+        _check_prolog(path)
+        with open(path, "rb") as f:
+            first = _find_child_start(f, 0, _SCAN_BYTES)
+            if first is None:
+                return whole
+            starts = [first]
+            while True:
+                nxt = _find_child_start(f, starts[-1] + piece_bytes, None)
+                if nxt is None:
+                    break
+                starts.append(nxt)
+    except (InputFileError, OSError):
+        return whole
+    if len(starts) < 2:
+        return whole
+    ends: list[int | None] = [*starts[1:], None]
+    return [_Task(path, first, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def _run_task(task: _Task) -> ParsedReturn | None:
+    """Parse one task (what a worker executes); ``None`` if anything goes wrong.
+
+    Failures are not raised here: the calling process parses the file serially instead, which
+    gives the authoritative error (and never depends on how the file was cut).
+    """
+    try:
+        if task.prefix_end is None:
+            return next(iter(iter_cin_xml_chunks(task.path)))
+        with open(task.path, "rb") as f:
+            prefix = f.read(task.prefix_end)
+            f.seek(task.start)
+            body = f.read(-1 if task.end is None else task.end - task.start)
+        tail = b"" if task.end is None else _SUFFIX
+        doc = io.BytesIO(b"".join((prefix, body, tail)))
+        del body
+        return next(iter(_iter_source(doc, task.path, None)))
+    except Exception:
+        return None
+
+
+def _combine(pieces: list[ParsedReturn | None]) -> ParsedReturn | None:
+    """Concatenate the pieces of one file into the serial parse's result, or ``None``.
+
+    ``None`` (parse the file serially) when a piece failed, when the pieces disagree on the
+    header (LA or census year), or when a child id was kept in two pieces: duplicate children
+    are detected across the whole file, so the serial parse would reject the later one.
+    """
+    if any(p is None for p in pieces):
+        return None
+    done = [p for p in pieces if p is not None]
+    first = done[0]
+    if any((p.la_code, p.census_year) != (first.la_code, first.census_year) for p in done):
+        return None
+    ids = pd.concat([p.tables["children"]["la_child_id"] for p in done], ignore_index=True)
+    if ids.duplicated().any():
+        return None
+    tables = {}
+    for name in first.tables:
+        frames = [p.tables[name] for p in done if len(p.tables[name])]
+        tables[name] = pd.concat(frames, ignore_index=True) if frames else first.tables[name]
+    rej = [p.rejections for p in done if len(p.rejections)]
+    rejections = pd.concat(rej, ignore_index=True) if rej else first.rejections
+    return ParsedReturn(first.path, first.la_code, first.census_year, tables, rejections)
+
+
+def parse_cin_xml_files(
+    paths: Sequence[str | os.PathLike[str]], *, workers: int = 1, piece_bytes: int | None = None
+) -> list[ParsedReturn]:
+    """Parse several returns, in parallel and cutting large ones into pieces; results in order.
+
+    Parameters
+    ----------
+    paths
+        CIN XML returns.
+    workers
+        Processes to use (joblib's loky backend). With 1, files are parsed one after another
+        in this process.
+    piece_bytes
+        Cut files larger than this into pieces at ``<Child>`` start tags and parse the pieces
+        separately; default :data:`PIECE_BYTES` when ``workers > 1``, no cutting when
+        ``workers == 1`` (pass a value to cut anyway, as the tests do).
+
+    Returns
+    -------
+    list of ParsedReturn
+        One per path, in the order given, identical to :func:`parse_cin_xml` of each path
+        whatever ``workers`` and ``piece_bytes`` are: pieces are concatenated in file order,
+        and a file whose pieces do not reproduce the serial parse exactly (see
+        :func:`_combine`) is parsed serially. The first file in order with a whole-file
+        problem raises its :class:`~recurrence.errors.InputFileError`, as the serial parse does.
+    """
+    ps = [os.fspath(p) for p in paths]
+    done = parse_in_parallel(ps, workers=workers, piece_bytes=piece_bytes)
+    # Files that failed anywhere are parsed here, in order, so the first bad file raises.
+    return [r if r is not None else parse_cin_xml(p) for p, r in zip(ps, done, strict=True)]
+
+
+def parse_in_parallel(
+    paths: Sequence[str], *, workers: int, piece_bytes: int | None = None
+) -> list[ParsedReturn | None]:
+    """The parallel part of :func:`parse_cin_xml_files`: ``None`` where a file must be parsed serially.
+
+    Readers of mixed inputs (:func:`recurrence.data.reader.read_cin`) call this and then parse
+    the ``None`` files in input order among their other files, so that the first bad input in
+    order is the one reported, as in a serial read.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1; got {workers}")
+    if piece_bytes is None and workers > 1:
+        piece_bytes = PIECE_BYTES
+    if piece_bytes is not None and piece_bytes < 1:
+        raise ValueError(f"piece_bytes must be at least 1; got {piece_bytes}")
+    if workers == 1 and piece_bytes is None:
+        return [None] * len(paths)
+    plans = [_plan(p, piece_bytes) if piece_bytes is not None else [_Task(p)] for p in paths]
+    tasks = [t for plan in plans for t in plan]
+    if workers == 1 or len(tasks) == 1:
+        results: Iterator[ParsedReturn | None] = map(_run_task, tasks)
+    else:
+        from joblib import Parallel, delayed
+
+        run = Parallel(n_jobs=min(workers, len(tasks)), backend="loky", return_as="generator")
+        results = iter(run(delayed(_run_task)(t) for t in tasks))
+    out: list[ParsedReturn | None] = []
+    for plan in plans:
+        pieces = [next(results) for _ in plan]
+        out.append(pieces[0] if len(pieces) == 1 else _combine(pieces))
+    return out

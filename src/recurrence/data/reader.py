@@ -72,7 +72,10 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
 
 
 def read_cin(
-    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], *, validate: bool = True
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    validate: bool = True,
+    workers: int = 1,
 ) -> CINTables:
     """Read CIN XML returns, NPD-style extracts and/or table folders into one :class:`CINTables`.
 
@@ -82,6 +85,10 @@ def read_cin(
         Files and folders (see the module docstring for how each is read).
     validate
         Validate the result against :mod:`recurrence.data.schema`.
+    workers
+        Processes that parse the CIN XML returns (and pieces of large ones) in parallel
+        (:func:`recurrence.data.cin_xml.parse_cin_xml_files`); the result is the same
+        whatever the number.
 
     Notes
     -----
@@ -93,10 +100,14 @@ def read_cin(
     if not paths:
         raise InputFileError("(none)", "no input paths given")
     files, table_dirs = expand_paths(paths)
+    xml_files = [str(f) for f in files if f.suffix.lower() in XML_SUFFIXES]
+    done = iter(cin_xml.parse_in_parallel(xml_files, workers=workers))
     parsed: list[ParsedLike] = []
+    # Inputs are taken in order (a file the parallel parse left to us is parsed here), so the
+    # first bad input in order is the one reported, whatever the number of workers.
     for f in files:
         if f.suffix.lower() in XML_SUFFIXES:
-            parsed.append(cin_xml.parse_cin_xml(f))
+            parsed.append(next(done) or cin_xml.parse_cin_xml(f))
         else:
             parsed.extend(npd.parse_npd(f))
     parts = [read_tables(d, validate=False) for d in table_dirs]
