@@ -27,17 +27,20 @@ closes), so ordering the observed referrals by (record, referral number) orders 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from recurrence.data import codes
-from recurrence.data.schema import DATE, SCHEMAS, CINTables, empty_table
 from recurrence.synth import _rng
 from recurrence.synth import generator as g
 from recurrence.synth.config import SynthConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recurrence.data.schema import CINTables
 
 Part = dict[str, dict[str, NDArray[Any]]]
 """A prepared chunk: record kind -> column -> array (numbers only)."""
@@ -82,6 +85,16 @@ def census_year(days: NDArray[np.float64]) -> NDArray[np.int64]:
     year = d.astype("datetime64[Y]").astype(np.int64) + 1970
     month = (d.astype("datetime64[M]").astype(np.int64) % 12) + 1
     return year + (month >= 4)
+
+
+def simulate_and_prepare(ctx: g.Context, las: list[int], targets: list[int]) -> list[Part]:
+    """Simulate LAs ``las`` to their ``targets`` and reduce the result to numbers (one chunk).
+
+    Each group of consecutive LAs is prepared as soon as it is simulated, so the arrays stay
+    about a group in size (faster than whole-chunk arrays, which outgrow the CPU caches). Runs
+    in worker processes: this module imports pandas only inside the functions of step 2.
+    """
+    return [prepare(ctx, sim) for sim in g.simulate_las(ctx, las, [targets[i] for i in las])]
 
 
 def prepare(ctx: g.Context, sim: dict[str, dict[str, NDArray[Any]]]) -> Part:
@@ -416,6 +429,8 @@ def build(
 
     The chunks' arrays are consumed (removed from ``parts``) as they are used.
     """
+    from recurrence.data.schema import CINTables, empty_table
+
     la_code = np.array([f"{c:03d}" for c in ctx.la_codes], dtype=object)
     child_off = _offsets(parts, "child")
     rec_off = _offsets(parts, "rec")
@@ -579,6 +594,8 @@ def build(
 
 def _census_year_array(cy: NDArray[np.int16]) -> Any:
     """Census years (0 = before the first census) as a nullable Int64 array."""
+    import pandas as pd
+
     na = cy == 0
     return pd.arrays.IntegerArray(cy.astype(np.int64), na)
 
@@ -589,6 +606,10 @@ def _frame(name: str, cols: dict[str, Any]) -> pd.DataFrame:
     ``copy=False`` keeps pandas from stacking the object columns into one 2-D block (a copy of
     every column).
     """
+    import pandas as pd
+
+    from recurrence.data.schema import DATE, SCHEMAS
+
     out: dict[str, Any] = {}
     for col, column in SCHEMAS[name].columns.items():
         dtype = str(column.dtype)
@@ -611,6 +632,8 @@ def _truth(
     pair_off: NDArray[np.int64], la_code: NDArray[Any], lcid_pair: NDArray[Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The three truth tables (one row per child; per event; per referral)."""
+    import pandas as pd
+
     child_key = _str(uid)
     del uid
     fam = _join(parts, "child", "family_uid")

@@ -23,7 +23,7 @@ from recurrence.data.io import TableFormat, write_tables
 from recurrence.data.schema import DATE, SCHEMAS, TABLE_NAMES, CINTables, empty_table
 from recurrence.errors import ModelInputError
 from recurrence.synth import generator as g
-from recurrence.synth.assemble import FIRST_CENSUS_YEAR, Part, build, prepare
+from recurrence.synth.assemble import FIRST_CENSUS_YEAR, build, simulate_and_prepare
 from recurrence.synth.config import SynthConfig
 from recurrence.synth.las import load_la_populations
 
@@ -152,7 +152,7 @@ def generate(
     targets = [int(t) for t in g.allocate(n_children, ctx.la_weights)]
     chunks = _chunks(targets, n_jobs)
     if len(chunks) == 1:
-        parts = [simulate_and_prepare(ctx, chunks[0], targets)]
+        parts = simulate_and_prepare(ctx, chunks[0], targets)
     else:
         from joblib.externals.loky import get_reusable_executor
 
@@ -160,7 +160,9 @@ def generate(
         # others; each chunk comes back as numbers only (assemble.prepare), so it pickles fast.
         executor = get_reusable_executor(max_workers=n_jobs - 1)
         futures = [executor.submit(simulate_and_prepare, ctx, chunk, targets) for chunk in chunks[1:]]
-        parts = [simulate_and_prepare(ctx, chunks[0], targets), *(f.result() for f in futures)]
+        parts = simulate_and_prepare(ctx, chunks[0], targets)
+        for f in futures:
+            parts += f.result()
         del futures
     tables, truth, events, referrals = build(ctx, parts)
     return SyntheticCohort(
@@ -179,11 +181,6 @@ def _chunks(targets: list[int], n: int) -> list[list[int]]:
     cuts = [int(np.searchsorted(cum, cum[-1] * j / n, side="left")) + 1 for j in range(1, n)]
     edges = sorted({0, *[min(c, len(targets)) for c in cuts], len(targets)})
     return [list(range(a, b)) for a, b in itertools.pairwise(edges) if b > a]
-
-
-def simulate_and_prepare(ctx: g.Context, las: list[int], targets: list[int]) -> Part:
-    """Simulate LAs ``las`` to their ``targets`` and reduce the result to numbers (one chunk)."""
-    return prepare(ctx, g.simulate_las(ctx, las, [targets[i] for i in las]))
 
 
 # --------------------------------------------------------------------------------------------

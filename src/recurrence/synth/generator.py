@@ -32,7 +32,7 @@ parameters): results do not depend on batch sizes or the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,53 +180,71 @@ def _expit(x: NDArray[np.float64] | float) -> Any:
 
 def simulate_las(
     ctx: Context, las: Sequence[int], targets: Sequence[int], max_families: int = 400_000
-) -> dict[str, dict[str, NDArray[Any]]]:
-    """Simulate LAs ``las`` (indices) until each has its target number of contacted children.
+) -> Iterator[dict[str, dict[str, NDArray[Any]]]]:
+    """Simulate LAs ``las`` (indices, ascending) until each has its target number of contacted children.
 
     Each LA's families are simulated in order of their serial number; its cohort is the first
-    ``target`` children with an observed episode, in (family serial, birth order). Families of
-    several LAs are simulated together in one vectorised pass (at most about ``max_families``
-    at a time, to bound memory). Because every draw is keyed (:mod:`recurrence.synth._rng`),
-    neither the grouping nor the batch sizes change the result.
+    ``target`` children with an observed episode, in (family serial, birth order). Consecutive
+    LAs are simulated together, in one vectorised pass of about ``max_families`` families (to
+    bound memory and keep arrays cache-sized), and topped up with further families until each
+    has its target. Because every draw is keyed (:mod:`recurrence.synth._rng`), neither the
+    grouping nor the batch sizes change the result.
 
-    Returns record kind ("children", "referrals", "events") -> column arrays, holding only
-    the selected children (with their full histories), in simulation order (callers sort).
+    Yields, for each group of consecutive LAs, record kind ("children", "referrals", "events")
+    -> column arrays, holding only the selected children (with their full histories), in
+    simulation order (callers sort).
     """
-    las = [int(x) for x in las]
-    need = {la: int(t) for la, t in zip(las, targets, strict=True)}
-    next_serial = dict.fromkeys(las, 0)
-    pieces: list[dict[str, dict[str, NDArray[Any]]]] = []
-    while True:
-        todo = [la for la in las if need[la] > 0]
-        if not todo:
-            break
-        # About 3 families per wanted child (a family has about 0.35 contacted children).
-        group: list[tuple[int, int]] = []
+    todo = [(int(la), int(t)) for la, t in zip(las, targets, strict=True) if t > 0]
+    # Families simulated per contacted child: a first guess, then the running measured ratio, so
+    # that few families are simulated beyond those needed (the rest are thrown away).
+    seen = {"families": 0, "contacted": 0}
+    i = 0
+    while i < len(todo):
+        group: dict[int, int] = {}
         total = 0
-        for la in todo:
-            nf = max(64, 3 * need[la])
+        while i < len(todo):
+            la, t = todo[i]
+            nf = _families_for(t, seen)
             if group and total + nf > max_families:
                 break
-            group.append((la, nf))
+            group[la] = t
             total += nf
-        fam_la = np.concatenate([np.full(nf, la, dtype=np.int64) for la, nf in group])
+            i += 1
+        yield _simulate_group(ctx, group, seen)
+
+
+def _families_for(need: int, seen: dict[str, int]) -> int:
+    """Families to simulate for ``need`` more contacted children (a 5% margin plus 64)."""
+    per_child = seen["families"] / seen["contacted"] if seen["contacted"] > 1000 else 3.0
+    return 64 + int(np.ceil(1.05 * per_child * need))
+
+
+def _simulate_group(
+    ctx: Context, need: dict[int, int], seen: dict[str, int]
+) -> dict[str, dict[str, NDArray[Any]]]:
+    """Simulate the LAs of ``need`` (LA -> children wanted) until each has its children."""
+    need = dict(need)
+    next_serial = dict.fromkeys(need, 0)
+    pieces: list[dict[str, dict[str, NDArray[Any]]]] = []
+    while True:
+        batch = [(la, _families_for(n, seen)) for la, n in need.items() if n > 0]
+        if not batch:
+            break
+        fam_la = np.concatenate([np.full(nf, la, dtype=np.int64) for la, nf in batch])
         serial = np.concatenate(
-            [np.arange(next_serial[la], next_serial[la] + nf, dtype=np.uint64) for la, nf in group]
+            [np.arange(next_serial[la], next_serial[la] + nf, dtype=np.uint64) for la, nf in batch]
         )
-        sim = _simulate_batch(ctx, fam_la, serial)
-        ch_la = sim["children"]["origin_la"]
-        contacted = sim["children"]["contacted"]
-        keep = np.zeros(contacted.size, dtype=bool)
-        for la, nf in group:
-            m = ch_la == la
-            idx = np.flatnonzero(m & contacted)[: need[la]]
-            keep[idx] = True
-            need[la] -= idx.size
+        quota = np.zeros(len(ctx.la_codes), dtype=np.int64)
+        for la, _ in batch:
+            quota[la] = need[la]
+        sim, n_contacted = _simulate_batch(ctx, fam_la, serial, quota)
+        got = np.bincount(sim["children"]["origin_la"], minlength=quota.size)
+        for la, nf in batch:
+            need[la] -= int(got[la])
             next_serial[la] += nf
-        pieces.append(_select(sim, keep))
-    if not pieces:
-        sim = _simulate_batch(ctx, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint64))
-        pieces = [_select(sim, np.zeros(sim["children"]["child"].size, dtype=bool))]
+        seen["families"] += fam_la.size
+        seen["contacted"] += n_contacted
+        pieces.append(sim)
     out = _concat_sims(pieces)
     out["events"] = _events(out)
     del out["segments"]
@@ -254,24 +272,15 @@ def _concat(cols: list[dict[str, NDArray[Any]]]) -> dict[str, NDArray[Any]]:
     return {name: np.concatenate([c[name] for c in cols]) for name in cols[0]}
 
 
-def _select(
-    sim: dict[str, dict[str, NDArray[Any]]], keep: NDArray[np.bool_]
-) -> dict[str, dict[str, NDArray[Any]]]:
-    """Keep children ``keep`` (batch-local) and their referrals and events, renumbered 0..n-1."""
-    newidx = np.cumsum(keep) - 1
-    out: dict[str, dict[str, NDArray[Any]]] = {}
-    out["children"] = {k: v[keep] for k, v in sim["children"].items()}
-    for kind in ("referrals", "segments"):
-        m = keep[sim[kind]["child"]]
-        out[kind] = {k: v[m] for k, v in sim[kind].items()}
-        out[kind]["child"] = newidx[out[kind]["child"]]
-    return out
-
-
 def _simulate_batch(
-    ctx: Context, fam_la: NDArray[np.int64], serial: NDArray[np.uint64]
-) -> dict[str, dict[str, NDArray[Any]]]:
-    """Simulate families (origin LA ``fam_la``, serial numbers ``serial``) from the first birth."""
+    ctx: Context, fam_la: NDArray[np.int64], serial: NDArray[np.uint64], quota: NDArray[np.int64]
+) -> tuple[dict[str, dict[str, NDArray[Any]]], int]:
+    """Simulate families (origin LA ``fam_la``, serial numbers ``serial``) from the first birth.
+
+    Families of one LA are contiguous and in serial order. Of each LA's contacted children the
+    first ``quota[la]`` (in batch order) are kept: the result holds their records only,
+    renumbered 0..n-1, with the number of contacted children in the batch.
+    """
     cfg = ctx.config
     win = ctx.window
     n_fam = fam_la.size
@@ -408,19 +417,34 @@ def _simulate_batch(
     in_window = (ref["day"] <= win.end) & (ref["closure"] >= win.start)
     contacted = np.zeros(n, dtype=bool)
     contacted[ref["child"][in_window]] = True
+    # Keep each LA's first quota[la] contacted children (an LA's children are contiguous).
+    ci = np.flatnonzero(contacted)
+    ci_la = fam_la[fam_of[ci]]
+    run_start = np.r_[True, ci_la[1:] != ci_la[:-1]] if ci.size else np.zeros(0, dtype=bool)
+    pos = np.arange(ci.size)
+    rank_in_la = pos - np.maximum.accumulate(np.where(run_start, pos, 0))
+    kept = ci[rank_in_la < quota[ci_la]]
+    newidx = np.full(n, -1, dtype=np.int64)
+    newidx[kept] = np.arange(kept.size)
+    fk = fam_of[kept]
     children = {
-        "child": np.arange(n), "uid": child_uid, "key": ckey, "family": fam_of,
-        "family_uid": fam_uid[fam_of], "order": order, "birth": birth, "death": death,
-        "end": end, "life_end": life_end, "sex_u": sex_u, "disabled": disabled, "resistance": R,
-        "frailty": frailty[fam_of], "stress": stress[fam_of], "ethnic": ethnic[fam_of],
-        "origin_la": fam_la[fam_of], "contacted": contacted,
-        **{name: pp[fam_of, j] for j, name in enumerate(PROBLEMS)},
+        "child": np.arange(kept.size), "uid": child_uid[kept], "key": ckey[kept], "family": fk,
+        "family_uid": fam_uid[fk], "order": order[kept], "birth": birth[kept], "death": death[kept],
+        "end": end[kept], "life_end": life_end[kept], "sex_u": sex_u[kept], "disabled": disabled[kept],
+        "resistance": R[kept], "frailty": frailty[fk], "stress": stress[fk], "ethnic": ethnic[fk],
+        "origin_la": fam_la[fk],
+        **{name: pp[fk, j] for j, name in enumerate(PROBLEMS)},
     }
     # Did the family move LA while this child was under 18 (and before the window end)?
-    n_before_end = _moves_before(moves, fam_of, end)
-    n_before_birth = _moves_before(moves, fam_of, birth)
+    n_before_end = _moves_before(moves, fk, end[kept])
+    n_before_birth = _moves_before(moves, fk, birth[kept])
     children["moved_la"] = n_before_end > n_before_birth
-    return {"children": children, "referrals": ref, "segments": seg}
+    out = {"children": children}
+    for kind, cols in (("referrals", ref), ("segments", seg)):
+        m = newidx[cols["child"]] >= 0
+        out[kind] = {name: v[m] for name, v in cols.items()}
+        out[kind]["child"] = newidx[out[kind]["child"]]
+    return out, int(ci.size)
 
 
 def _moves_before(
