@@ -102,11 +102,23 @@ def child_key(la_code: str, la_child_id: str, upn: str | None = None) -> str:
 
 
 def child_keys(la_code: pd.Series, la_child_id: pd.Series, upn: pd.Series) -> pd.Series:
-    """Vectorised :func:`child_key` over aligned series (missing UPN -> LA-based key)."""
-    out = [
-        child_key(la, cid, None if u is None or (isinstance(u, float) and np.isnan(u)) else u)
-        for la, cid, u in zip(la_code, la_child_id, upn, strict=True)
-    ]
+    """Vectorised :func:`child_key` over aligned series (missing UPN -> LA-based key).
+
+    The same digests as :func:`child_key`, computed in one loop with the salted prefixes
+    bound once: a national year has hundreds of thousands of children, and the per-call
+    overhead of :func:`child_key` was most of the cost.
+    """
+    sha = hashlib.sha256
+    upn_prefix = LINKAGE_SALT + b"UPN:"
+    la_prefix = LINKAGE_SALT + b"LA:"
+    out = []
+    append = out.append
+    for la, cid, u in zip(la_code.tolist(), la_child_id.tolist(), upn.tolist(), strict=True):
+        if u is None or (isinstance(u, float) and np.isnan(u)) or not u:
+            text = f"{la}\x1f{cid}".encode()
+            append("L" + sha(la_prefix + text).hexdigest()[:20])
+        else:
+            append("U" + sha(upn_prefix + u.strip().upper().encode()).hexdigest()[:20])
     return pd.Series(out, index=la_code.index, dtype=object)
 
 
@@ -225,8 +237,9 @@ class _KeyAttacher:
     Equivalent to ``frame.merge(keys, on=CHILD_ID, how="left")`` followed by
     :func:`sort_tables` (a stable sort on :data:`SORT_KEYS`), but much faster on a national
     year: pandas' merge and multi-column sort factorise the object columns ``la_code`` and
-    ``la_child_id`` again for every table. Here each child is looked up once in a dict, its
-    position in the sorted children gives an integer sort key, and the remaining key columns
+    ``la_child_id`` again for every table. Here each row's child is found by one hash lookup
+    (in C, by child id, when child ids are unique across LAs), its position in the sorted
+    children gives an integer sort key, and the remaining key columns
     (dates, the factor code) become integers, so one stable ``numpy.lexsort`` orders the table
     exactly as the stable pandas sort would. A key column with missing values falls back to
     the pandas sort, whose placement of missing values (last) the integer codes do not mimic.
@@ -234,28 +247,41 @@ class _KeyAttacher:
 
     def __init__(self, keys: pd.DataFrame) -> None:
         keys = keys.reset_index(drop=True)
-        la = keys["la_code"].tolist()
-        cid = keys["la_child_id"].tolist()
-        self.index = {k: i for i, k in enumerate(zip(la, cid, strict=True))}
+        self.la = keys["la_code"].to_numpy(dtype=object)
+        cid = keys["la_child_id"].to_numpy(dtype=object)
+        # Child ids are usually unique across LAs too: then one C hash lookup per row finds
+        # the child (and its LA is checked); else a dict keyed by (LA, child id).
+        self.by_id = pd.Index(cid)
+        self.index: dict[tuple[str, str], int] | None = None
+        if not self.by_id.is_unique:
+            self.index = {k: i for i, k in enumerate(zip(self.la.tolist(), cid.tolist()))}
         self.child_key = keys["child_key"].to_numpy(dtype=object)
         # rank[i]: position of key row i when the children are sorted by (la_code, la_child_id).
         order = keys.sort_values(CHILD_ID, kind="stable").index.to_numpy()
         self.rank = np.empty(len(keys), dtype=np.int64)
         self.rank[order] = np.arange(len(keys), dtype=np.int64)
 
+    def _positions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Row of ``keys`` holding each row's (la_code, la_child_id); -1 where none does."""
+        la = frame["la_code"].to_numpy(dtype=object)
+        cid = frame["la_child_id"].to_numpy(dtype=object)
+        if self.index is None:
+            pos = self.by_id.get_indexer(cid)
+            found = pos >= 0
+            pos[found & (self.la[np.where(found, pos, 0)] != la)] = -1
+            return pos
+        get = self.index.get
+        return np.fromiter(
+            (get(k, -1) for k in zip(la.tolist(), cid.tolist(), strict=True)),
+            dtype=np.int64,
+            count=len(frame),
+        )
+
     def __call__(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.reset_index(drop=True)
         if not len(frame):
             return frame.assign(child_key=pd.Series(dtype=object))
-        get = self.index.get
-        pos = np.fromiter(
-            (
-                get(k, -1)
-                for k in zip(frame["la_code"].tolist(), frame["la_child_id"].tolist(), strict=True)
-            ),
-            dtype=np.int64,
-            count=len(frame),
-        )
+        pos = self._positions(frame)
         if (pos < 0).any():
             # Only reachable if a sub-record's child row is missing, which the reader prevents.
             raise AssertionError(f"{name}: rows without a child record")
@@ -288,7 +314,9 @@ def _finalise(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if dtype == "str":
             if s.dtype != object:
                 s = s.astype(object)
-            s = s.where(s.notna(), None)
+            missing = s.isna()
+            if missing.any():  # NaN -> None; a column without missing values is left as is
+                s = s.where(~missing, None)
         elif str(s.dtype) != dtype:
             s = s.astype(dtype)
         out[col] = s.reset_index(drop=True)
