@@ -54,51 +54,48 @@ def children_in_need_per_year(cohort) -> float:
     return float(np.mean(counts))
 
 
-def peak_rss_gib() -> tuple[float, float]:
-    """Peak resident set size of this process and of the largest waited-for child, GiB.
-
-    ``ru_maxrss`` is exact per process (Linux reports KiB); the workers count only once they
-    have been shut down and reaped.
-    """
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return own / 1024**2, kids / 1024**2
-
-
-def _tree_rss_bytes(root: int) -> int:
-    """Resident memory of process ``root`` and all its descendants now (from /proc)."""
-    total, todo = 0, [root]
+def _tree(root: int) -> dict[int, tuple[int, int]]:
+    """Process ``root`` and all its descendants: pid -> (VmRSS, VmHWM) in bytes, from /proc."""
+    out: dict[int, tuple[int, int]] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            fields = dict(
+                line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            )
+            out[pid] = (int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024)
             for task in Path(f"/proc/{pid}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError, KeyError):
             continue
-    return total
+    return out
 
 
 class TreeRssSampler:
-    """Largest total resident memory of this process and its workers, sampled every 20 ms.
+    """Memory of this process and its worker processes, sampled every 20 ms from /proc.
 
-    Worker processes run at the same time as the parent, so the machine needs their sum; the
-    sampled peak can miss a spike shorter than the interval, so the script also prints the sum
-    of the per-process peaks (an upper bound).
+    Workers run at the same time as the parent, so the machine needs their sum: ``peak`` is the
+    largest sampled sum of resident memory (it can miss a spike shorter than the interval) and
+    ``hwm`` holds each process's own high-water mark (VmHWM, kept by the kernel), whose sum is
+    an upper bound on the true peak.
     """
 
     def __init__(self, interval: float = 0.02) -> None:
         self.interval = interval
         self.peak = 0
+        self.hwm: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(os.getpid()))
-            self._stop.wait(self.interval)
+        while True:
+            tree = _tree(os.getpid())
+            self.peak = max(self.peak, sum(rss for rss, _ in tree.values()))
+            for pid, (_, hwm) in tree.items():
+                self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+            if self._stop.wait(self.interval):
+                break
 
     def __enter__(self) -> TreeRssSampler:
         self._thread.start()
@@ -117,17 +114,19 @@ def main() -> None:
     ap.add_argument("--pilot", type=int, default=50_000)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--preset", default="england-2025")
+    ap.add_argument("--children", type=int, default=None,
+                    help="N to generate (default: derived from the pilot and --per-year)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     pilot = generate(n_children=args.pilot, years=args.years, seed=1, preset=args.preset, n_jobs=1)
     pilot_s = time.perf_counter() - t0
     per_child = children_in_need_per_year(pilot) / args.pilot
-    n = round(args.scale * args.per_year / per_child)
+    n = args.children if args.children else round(args.scale * args.per_year / per_child)
     print(f"pilot: {args.pilot:,} children, {pilot_s:.1f} s with 1 worker; "
           f"children in need per year per cohort child = {per_child:.3f}")
     print(f"England scale x{args.scale}: N = {n:,} distinct children over {args.years} years "
-          f"(about {args.scale * args.per_year:,.0f} in need a year)")
+          f"(about {n * per_child:,.0f} in need a year)")
 
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -136,19 +135,18 @@ def main() -> None:
                           n_jobs=args.workers)
         wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    # Reap the workers so that their peak memory is in RUSAGE_CHILDREN.
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)
     counts = cohort.tables.counts()
     print(f"generated: {counts['children']:,} child records, {counts['cin_episodes']:,} episodes, "
           f"{counts['cpps']:,} plans, {len(cohort.truth_events):,} true events, "
           f"{len(cohort.truth_referrals):,} referrals in the truth")
     print(f"time: {wall:.1f} s wall, {cpu:.1f} s CPU in the parent, processes = {args.workers}")
-    own, kid = peak_rss_gib()
-    bound = own + (kid if args.workers > 1 else 0.0)
-    print(f"peak memory: parent {own:.2f} GiB, largest worker {kid:.2f} GiB; all processes together "
-          f"{sampler.peak / 1024**3:.2f} GiB sampled, at most {bound:.2f} GiB (sum of the peaks)")
+    gib = 1024**3
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / gib  # Linux: KiB
+    workers = [v / gib for pid, v in sampler.hwm.items() if pid != os.getpid()]
+    bound = own + sum(workers)
+    print(f"peak memory: parent {own:.2f} GiB, workers {', '.join(f'{w:.2f}' for w in workers) or '-'} "
+          f"GiB; all processes together {sampler.peak / gib:.2f} GiB sampled, at most {bound:.2f} GiB "
+          f"(sum of the peaks)")
     peer = pilot_s * n / args.pilot
     print(f"peer (pilot in 1 process, scaled linearly to N): {peer:.1f} s; ratio peer/measured = "
           f"{peer / wall:.2f}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -23,7 +25,12 @@ from recurrence.data.io import TableFormat, write_tables
 from recurrence.data.schema import DATE, SCHEMAS, TABLE_NAMES, CINTables, empty_table
 from recurrence.errors import ModelInputError
 from recurrence.synth import generator as g
-from recurrence.synth.assemble import FIRST_CENSUS_YEAR, build, simulate_and_prepare
+from recurrence.synth.assemble import (
+    FIRST_CENSUS_YEAR,
+    build,
+    simulate_and_prepare,
+    simulate_to_file,
+)
 from recurrence.synth.config import SynthConfig
 from recurrence.synth.las import load_la_populations
 
@@ -157,13 +164,21 @@ def generate(
         from joblib.externals.loky import get_reusable_executor
 
         # The calling process simulates the first chunk while n_jobs - 1 workers simulate the
-        # others; each chunk comes back as numbers only (assemble.prepare), so it pickles fast.
+        # others; each chunk comes back as numbers only (assemble.prepare), through a file in a
+        # private temporary directory (much faster than the result pipe).
         executor = get_reusable_executor(max_workers=n_jobs - 1)
-        futures = [executor.submit(simulate_and_prepare, ctx, chunk, targets) for chunk in chunks[1:]]
-        parts = simulate_and_prepare(ctx, chunks[0], targets)
-        for f in futures:
-            parts += f.result()
-        del futures
+        with tempfile.TemporaryDirectory(prefix="recurrence-synth-") as tmp:
+            futures = [
+                executor.submit(simulate_to_file, ctx, chunk, targets, os.path.join(tmp, f"chunk{i}.pkl"))
+                for i, chunk in enumerate(chunks[1:])
+            ]
+            parts = simulate_and_prepare(ctx, chunks[0], targets)
+            for f in futures:
+                path = f.result()
+                with open(path, "rb") as fh:
+                    parts += pickle.load(fh)
+                os.remove(path)
+            del futures
     tables, truth, events, referrals = build(ctx, parts)
     return SyntheticCohort(
         tables=tables, truth=truth, truth_events=events, truth_referrals=referrals, config=cfg,
