@@ -254,7 +254,9 @@ class _KeyAttacher:
         self.by_id = pd.Index(cid)
         self.index: dict[tuple[str, str], int] | None = None
         if not self.by_id.is_unique:
-            self.index = {k: i for i, k in enumerate(zip(self.la.tolist(), cid.tolist()))}
+            self.index = {
+                k: i for i, k in enumerate(zip(self.la.tolist(), cid.tolist(), strict=True))
+            }
         self.child_key = keys["child_key"].to_numpy(dtype=object)
         # rank[i]: position of key row i when the children are sorted by (la_code, la_child_id).
         order = keys.sort_values(CHILD_ID, kind="stable").index.to_numpy()
