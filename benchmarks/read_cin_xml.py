@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -208,30 +209,76 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(mode: str, path: str) -> dict[str, float]:
+def worker_peaks_mib() -> list[float]:
+    """Peak resident memory (``VmHWM``, MiB) of each live child process of this one.
+
+    The parallel read's loky workers are children of the measuring process and stay alive
+    after the read; their own ``VmHWM`` counts only what they used after ``execve``, whereas
+    ``RUSAGE_CHILDREN``'s ``ru_maxrss`` would start from the measuring process's size when it
+    spawned them. Falls back to ``RUSAGE_CHILDREN`` (workers shut down and waited for) where
+    ``/proc`` is not available.
+    """
+    me = str(os.getpid())
+    peaks = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] != me:  # field 4 of stat: the parent's pid
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except (OSError, IndexError):
+            continue
+    if peaks:
+        return peaks
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+    return [resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
+
+
+def measure(mode: str, path: str, workers: int) -> dict[str, float]:
     """Run one read in this process; return seconds, children read and peak RSS (MiB).
 
     Imports happen before the clock starts; ``cpu_seconds`` (user + system time of this
-    process) is printed too because wall time is inflated when the machine is shared.
+    process and of the workers it waited for) is printed too because wall time is inflated
+    when the machine is shared. For ``pread`` the workers are started inside the timed
+    region (a one-off read pays for their start-up) and shut down after it.
     """
     from recurrence.data.cin_xml import iter_cin_xml_chunks, read_cin_xml
 
     def cpu() -> float:
         u = resource.getrusage(resource.RUSAGE_SELF)
-        return u.ru_utime + u.ru_stime
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime
 
     t0, c0 = time.perf_counter(), cpu()
+    worker_mib = 0.0
     if mode == "stream":
         n = 0
         for chunk in iter_cin_xml_chunks(path, chunk_children=50_000):
             n += len(chunk.tables["children"])
     elif mode == "read":
         n = len(read_cin_xml(path).children)
+    elif mode == "pread":
+        n = len(read_cin_xml(path, workers=workers).children)
     else:
         n = naive_read(path)
-    seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
-    peak_mib = peak_rss_mib()
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "children": n, "peak_mib": peak_mib}
+    seconds = time.perf_counter() - t0
+    if mode == "pread":
+        worker_mib = max(worker_peaks_mib())
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
+    cpu_seconds = cpu() - c0
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "children": n,
+        "peak_mib": peak_rss_mib(),
+        "worker_mib": worker_mib,
+    }
 
 
 def main() -> None:
@@ -239,17 +286,22 @@ def main() -> None:
     ap.add_argument(
         "--sizes", default="50000,200000,650000", help="comma-separated numbers of children"
     )
-    ap.add_argument("--modes", default="stream,read,peer")
-    ap.add_argument("--measure", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--modes", default="stream,read,pread,peer")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the pread mode")
+    ap.add_argument("--measure", nargs=3, metavar=("MODE", "PATH", "W"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(*args.measure)))
+        mode, path, workers = args.measure
+        print(json.dumps(measure(mode, path, int(workers))))
         return
     from recurrence.data.cin_xml_writer import write_cin_xml
 
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = args.modes.split(",")
-    print("per mode: children per wall second, wall s, CPU s, peak RSS of the measuring process")
+    print(
+        "per mode: children per wall second, wall s, CPU s (incl. workers), peak RSS of the "
+        f"measuring process (pread: + largest worker's; {args.workers} workers)"
+    )
     print(f"{'children':>9} {'MB':>7} {'write s':>8}  " + "  ".join(f"{m:>34}" for m in modes))
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -262,28 +314,32 @@ def main() -> None:
             results = {}
             for mode in modes:
                 out = subprocess.run(
-                    [sys.executable, __file__, "--measure", mode, str(path)],
+                    [sys.executable, __file__, "--measure", mode, str(path), str(args.workers)],
                     capture_output=True,
                     text=True,
                     check=True,
                 )
                 results[mode] = json.loads(out.stdout)
                 assert results[mode]["children"] == size, (mode, results[mode])
-            cells = [
-                f"{r['children'] / r['seconds']:>9,.0f}/s {r['seconds']:>6.1f}s "
-                f"{r['cpu_seconds']:>6.1f}cpu {r['peak_mib']:>6,.0f}MiB"
-                for r in results.values()
-            ]
+            cells = []
+            for r in results.values():
+                mem = f"{r['peak_mib']:>5,.0f}"
+                mem += f"+{r['worker_mib']:,.0f}MiB" if r["worker_mib"] else "MiB"
+                cells.append(
+                    f"{r['children'] / r['seconds']:>7,.0f}/s {r['seconds']:>6.1f}s "
+                    f"{r['cpu_seconds']:>6.1f}cpu {mem:>12}"
+                )
             mb = path.stat().st_size / 1e6
             print(f"{size:>9,} {mb:>7,.0f} {write_s:>8.1f}  " + "  ".join(cells), flush=True)
-            if "read" in results and "peer" in results:
-                r, p = results["read"], results["peer"]
-                print(
-                    f"{'':>9} read/peer: time x{r['seconds'] / p['seconds']:.2f}, "
-                    f"CPU x{r['cpu_seconds'] / p['cpu_seconds']:.2f}, "
-                    f"peak memory x{r['peak_mib'] / p['peak_mib']:.2f}",
-                    flush=True,
-                )
+            for a, b in (("read", "peer"), ("pread", "peer"), ("pread", "read")):
+                if a in results and b in results:
+                    r, p = results[a], results[b]
+                    print(
+                        f"{'':>9} {a}/{b}: time x{r['seconds'] / p['seconds']:.2f}, "
+                        f"CPU x{r['cpu_seconds'] / p['cpu_seconds']:.2f}, "
+                        f"peak memory x{r['peak_mib'] / p['peak_mib']:.2f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

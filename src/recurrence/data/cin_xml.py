@@ -15,6 +15,21 @@ then cleared together with its already-processed siblings, so the parse holds on
 subtree at a time whatever the file size; rows accumulate in plain column lists and become
 DataFrames once per file (or once per chunk with :func:`iter_cin_xml_chunks`).
 
+Parallel reading
+----------------
+:func:`parse_cin_xml_files` (``workers > 1``, as used by ``read_cin(..., workers=N)`` and
+``recurrence read-cin --workers N``) parses several files at once in joblib's loky worker
+processes, and cuts a large file into pieces of about :data:`PIECE_BYTES` at ``<Child`` start
+tags: each piece is parsed as the document "bytes before the first ``<Child``" + the slice +
+``</Children></Message>``, so a worker holds one piece at a time however large the file. The
+result is the serial parse exactly: pieces are concatenated in file order, and a file is
+parsed serially instead (which also gives the whole-file error, if any) when any piece fails,
+when pieces disagree about the header, or when a child id was kept in two pieces (the serial
+parse would reject the later one as a duplicate). A cut at a ``<Child`` that is not a child
+of ``Children`` (inside a comment, a CDATA section, a nested ``Child``) leaves a piece that is
+not well-formed, because the wrapper closes exactly ``Children`` and ``Message``, so it too
+falls back to the serial parse.
+
 Whole-file errors
 -----------------
 These raise :class:`recurrence.errors.InputFileError` naming the file and the problem, and no
