@@ -111,7 +111,7 @@ def child_keys(la_code: pd.Series, la_child_id: pd.Series, upn: pd.Series) -> pd
     sha = hashlib.sha256
     upn_prefix = LINKAGE_SALT + b"UPN:"
     la_prefix = LINKAGE_SALT + b"LA:"
-    out = []
+    out: list[str] = []
     append = out.append
     for la, cid, u in zip(la_code.tolist(), la_child_id.tolist(), upn.tolist(), strict=True):
         if u is None or (isinstance(u, float) and np.isnan(u)) or not u:
