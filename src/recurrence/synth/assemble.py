@@ -1,21 +1,21 @@
 """Assembly of simulated histories into the census tables and the truth tables, in two steps.
 
-1. :func:`prepare` runs where a chunk of LAs was simulated (a worker process, or the caller):
+1. :func:`prepare` runs where a group of LAs was simulated (a worker process, or the caller):
    it puts the chunk's children in canonical order (by ``uid``), makes the post-hoc draws that do
    not feed back into the dynamics (categories, referral sources, need codes, recorded previous
    plans, assessment factors) and reduces everything to small numeric arrays (dates as int32 day
    numbers, codes as small integers). It holds no Python objects, so a worker's result is cheap
    to send back.
-2. :func:`build` runs in the calling process: it joins the chunks (contiguous LA ranges, so the
-   canonical child order is their concatenation), puts the census tables in their fixed row
-   order and makes the string columns and the frames.
+2. :func:`build` runs in the calling process: it joins the prepared groups (contiguous LA
+   ranges in LA order, so the canonical child order is their concatenation), puts the census
+   tables in their fixed row order and makes the string columns and the frames.
 
-Why this shape: at England scale (3.4 million children, 7 million referrals, 40 million table
-rows) the cost is in sorting and in Python string objects, not in arithmetic. Sorting is done
+Why this shape: at England scale (3.4 million children, 7 million referrals, about 38 million
+table rows) the cost is in sorting and in Python string objects, not in arithmetic. Sorting is done
 once, on the (LA, LA child id) records, and every census table is a subset of the observed
 referrals in that order, so no table needs its own multi-key sort. Every string is created in the
 order its table reads it, because gathering object pointers in random order costs a cache miss
-per row (about 15 times a sequential gather, measured). Frames are built without consolidating
+per row, many times the cost of a sequential gather. Frames are built without consolidating
 object columns into one 2-D block (``copy=False``), which would copy every column once more.
 
 Row orders are exactly those of the census return convention used throughout: by LA, then the
@@ -101,9 +101,9 @@ def simulate_and_prepare(ctx: g.Context, las: list[int], targets: list[int]) -> 
 def simulate_to_file(ctx: g.Context, las: list[int], targets: list[int], path: str) -> str:
     """:func:`simulate_and_prepare` in a worker, the result written to ``path`` (pickle protocol 5).
 
-    A worker's result is several hundred MB of arrays at England scale; sent back through
-    loky's result pipe it took about 6 s, written to a file in the caller's private temporary
-    directory and read back (from the page cache) it takes well under a second.
+    A worker's result is several hundred MB of arrays at England scale. Through loky's result
+    pipe, waiting for and receiving it took 7.3 s in a run under the bench lock; a file in the
+    caller's private temporary directory, read back from the page cache, is much faster.
     """
     parts = simulate_and_prepare(ctx, las, targets)
     with open(path, "wb") as fh:
@@ -112,7 +112,7 @@ def simulate_to_file(ctx: g.Context, las: list[int], targets: list[int], path: s
 
 
 def prepare(ctx: g.Context, sim: dict[str, dict[str, NDArray[Any]]]) -> Part:
-    """Reduce one chunk's simulation (:func:`generator.simulate_las`) to the numbers the tables need.
+    """Reduce one group of LAs' simulation (:func:`generator.simulate_las`) to the numbers the tables need.
 
     Kinds in the result: ``child`` (one row per child, by ``uid``), ``ref`` (every referral, by
     child then referral number), ``pair`` (every (child, LA) with a referral), ``rec`` (every
@@ -432,6 +432,7 @@ def _join(parts: list[Part], kind: str, col: str, offsets: NDArray[np.int64] | N
 
 
 def _offsets(parts: list[Part], kind: str) -> NDArray[np.int64]:
+    """Index of each chunk's first row of ``kind`` in the joined arrays."""
     sizes = [len(next(iter(p[kind].values()))) for p in parts]
     return np.cumsum([0, *sizes])[:-1].astype(np.int64)
 
