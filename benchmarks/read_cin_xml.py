@@ -10,41 +10,48 @@ What it does
 2. For each size, in a fresh subprocess (so peak memory is that run's own ``ru_maxrss``):
    - ``stream``: :func:`recurrence.data.cin_xml.iter_cin_xml_chunks` with 50,000-child chunks,
      each chunk discarded: the parser's own memory, which should stay flat as files grow;
-   - ``read``: :func:`recurrence.data.cin_xml.read_cin_xml` (parse, link, validate): memory
-     grows with the output tables, which must be held;
+   - ``read``: :func:`recurrence.data.cin_xml.read_cin_xml` (parse, link, validate) in one
+     process: memory grows with the output tables, which must be held;
+   - ``pread``: the same read with ``workers=2`` (``--workers``): the file is cut into pieces
+     of about 16 MiB at ``<Child>`` start tags and the pieces are parsed by loky worker
+     processes (started inside the timed region), then linked and validated in the calling
+     process. CPU includes the workers'; memory is the calling process's peak plus the
+     largest worker's own peak (``VmHWM``), which should stay flat as files grow;
    - ``peer``: the naive way, ``lxml.etree.parse`` of the whole tree and a walk over it
-     collecting the same leaf values (no validation), printed with the ratio to ``read``.
-3. Prints children per second, seconds, and peak RSS for each.
+     collecting the same leaf values (no validation), with the ratios of ``read`` and
+     ``pread`` to it.
+3. Prints children per second, seconds, CPU seconds and peak RSS for each.
 
 Target (issue 2): one national year in at most 60 s, with memory that stays flat as files
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
 
-Measured (2026-11-27, shared 2-core container). Before the linkage and parser speed-ups
-(commit b61e3ee; the 650k row with the machine nearly idle)::
+Measured (2026-11-27, shared 2-core container, under the bench lock; the other helper's jobs
+may still have run at times, load average 1.3-2.2)::
 
-     children   MB  stream (parse only)          read (parse+link+validate)   peer (lxml full tree)
-       50,000   54   9.1 s   3.9 cpu   213 MiB    20.8 s  11.2 cpu   283 MiB    2.6 s  1.3 cpu   684 MiB
-      200,000  217  31.4 s  20.0 cpu   276 MiB    46.8 s  32.9 cpu   664 MiB   10.5 s  6.4 cpu  2310 MiB
-      650,000  707  84.9 s  73.4 cpu   361 MiB   110.0 s 109.9 cpu  1803 MiB   27.7 s 26.5 cpu  7191 MiB
+     children   MB  stream (parse only)        read (1 process)            pread (2 workers)                peer (lxml full tree)
+       50,000   54  12,736/s  3.9 s  231 MiB   7,330/s  6.8 s   288 MiB    6,758/s  7.4 s   302+208 MiB    36,376/s  1.4 s   685 MiB
+      200,000  217  11,017/s 18.2 s  297 MiB   6,201/s 32.3 s   693 MiB   10,078/s 19.8 s   704+209 MiB    24,841/s  8.1 s 2,310 MiB
+      650,000  707   8,541/s 76.1 s  376 MiB   6,789/s 95.7 s 1,880 MiB   11,701/s 55.6 s 1,921+207 MiB    23,153/s 28.1 s 7,191 MiB
 
-After them (load average 2.0-2.4 throughout, i.e. both cores also busy with other jobs; the
-100k rows were run back to back, old code first, on the same machine state)::
+(CPU seconds at 650,000: stream 76.0, read 95.7, pread 91.0 over parent and workers, peer
+28.1.) So the 60 s target is met with two workers: a national year reads, links and
+validates in 55.6 s (pread/peer time x1.98, peak memory x0.27; pread/read x0.58), not with
+one process (95.7 s). Memory stays flat where it can: each worker peaks at about 208 MiB at
+every size (it holds one piece), the chunked parse at 231-376 MiB; the calling process holds
+the output tables (1.9 GiB at 650,000 children, a quarter of the peer's full tree). At
+50,000 children the workers' start-up (5.7 CPU seconds more than the one-process read, mostly
+the two workers importing pandas, pandera and lxml) outweighs the gain; files are cut only
+above 16 MiB.
 
-     children   MB  stream (parse only)          read (parse+link+validate)   peer (lxml full tree)
-      100,000  109            (old code)          20.4 s  20.0 cpu   408 MiB    3.6 s  3.5 cpu  1226 MiB
-      100,000  109            (new code)          18.1 s  17.9 cpu   427 MiB    3.2 s  3.2 cpu  1226 MiB
-      650,000  707  62.8 s  61.8 cpu   376 MiB    99.8 s  98.8 cpu  1931 MiB   26.8 s 26.3 cpu  7191 MiB
-
-So the 60 s target is **not** met: a national year reads in 99.8 s (6,515 children/s; 3.7x
-the peer's time, down from 4.0x), the parse alone in 62.8 s (10,342 children/s). The parser's
-own memory stays nearly flat (376 MiB for 707 MB of XML) and the full read needs about a
-quarter of the peer's memory. Where the time goes (100k children, timed separately, same
-load): the validating parse 8-13 s, of which a bare lxml ``iterparse`` walk over the file is
-2.2 s (the rest is the per-element Python work); linking about 4 s; pandera's validation of
-the output tables 4.2-4.8 s (cProfile: mostly its per-value ``isinstance(x, str)`` dtype
-check of the object columns, defined in :mod:`recurrence.data.schema`), which extrapolates
-to about 30 s of a national year on its own.
+Where the time goes (separate runs under the same lock): at 650,000 children the pieces'
+parse took 57 CPU seconds over the two workers (1.3-2.5 s per 16 MiB piece for the same
+work, so the machine itself was noisy), linking 12.1-12.6 s and validation 7.0-7.3 s in the
+calling process, while one core idles. At 100,000 children a bare lxml ``iterparse`` walk
+over the file took 1.2 s of the serial parse's 8.6-10.8 s: the rest is the per-element Python
+work of the validating parser. Validation of 100,000 children took 4.1 s before text columns
+were checked with ``infer_dtype`` instead of pandera's per-value ``isinstance``, 1.4-1.5 s
+after.
 """
 
 from __future__ import annotations
