@@ -31,7 +31,7 @@ def synth(
     out: Annotated[Path, typer.Option("--out", help="Output directory (created if needed).")],
     preset: Annotated[str, typer.Option("--preset", help="england-2009 or england-2025.")] = "england-2009",
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xml.")] = "csv",
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", help="Processes sharing the work (this one and workers - 1 more); output does not depend on it.")] = 1,
 ) -> None:
     """Generate a synthetic cohort calibrated to national figures, with its truth tables."""
     if preset not in PRESETS:
