@@ -98,3 +98,36 @@ def test_text_dtype_check_agrees_with_pandera_elementwise_check() -> None:
         slow = plain.check(pandas_engine.Engine.dtype(s.dtype), s)
         fast_ok = fast if isinstance(fast, bool) else bool(fast.all())
         assert fast_ok == bool(slow.all()), values
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["201", "20", "x01", "201", "9999"],  # str only: the per-distinct-value path
+        ["201", None, "20"],  # missing values: pandera's own implementation
+        ["201", 201, ""],  # a non-str value: pandera's own implementation
+        ["", "1", ""],
+    ],
+)
+def test_fast_text_checks_report_what_the_builtin_checks_report(values: list[object]) -> None:
+    import pandera.pandas as pa
+
+    frame = pd.DataFrame({"x": pd.Series(values, dtype=object)})
+    pairs = [
+        (schema._str_matches(r"^\d{3}$"), pa.Check.str_matches(r"^\d{3}$")),
+        (schema._non_empty(), pa.Check.str_length(min_value=1)),
+    ]
+    failed: list[bool] = []
+    for fast, builtin in pairs:
+        reports: list[object] = []
+        for check in (fast, builtin):
+            s = pa.DataFrameSchema({"x": pa.Column(object, check, nullable=True)})
+            try:
+                s.validate(frame, lazy=True)
+                reports.append("passed")
+            except pandera.errors.SchemaErrors as exc:
+                reports.append((str(exc), exc.failure_cases.to_dict("list")))
+        assert reports[0] == reports[1]
+        failed.append(reports[0] != "passed")
+    # every case fails at least one check, so reports (not just "passed") are compared
+    assert any(failed)

@@ -29,10 +29,12 @@ episode are identified by ``cpp_start_date``; assessments by ``assessment_actual
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandas.api.types import infer_dtype
@@ -69,8 +71,53 @@ class _Str(pandas_engine.NpString):
 STR: Final = _Str()  # type: ignore[call-arg]
 """The dtype of every text column (see :class:`_Str`)."""
 
-_LA_CODE = pa.Column(STR, pa.Check.str_matches(r"^\d{3}$"), nullable=False)
-_KEY = pa.Column(STR, pa.Check.str_length(min_value=1), nullable=False)
+
+def _all_str(s: pd.Series) -> bool:
+    """True when every value of ``s`` is a ``str`` (no missing value), checked in C."""
+    return s.dtype == object and infer_dtype(s, skipna=False) == "string"
+
+
+def _str_matches(pattern: str) -> pa.Check:
+    """pandera's ``Check.str_matches(pattern)``, with the regex run once per distinct value.
+
+    pandera runs the regex on every row (``Series.str.match``); ``la_code`` is checked in every
+    table, millions of rows holding a handful of distinct codes. A column of ``str`` values is
+    factorised in C and the regex applied to its distinct values only; anything else (missing
+    values, non-``str`` values) goes through pandera's own implementation. Name, error text and
+    statistics are the built-in check's, so failure reports are unchanged.
+    """
+    builtin = pa.Check.str_matches(pattern)
+    regex = re.compile(pattern)
+
+    def check(s: pd.Series) -> pd.Series:
+        if not _all_str(s):
+            return s.str.match(pattern, na=False)
+        codes, uniques = pd.factorize(s)
+        ok = np.fromiter((regex.match(u) is not None for u in uniques), bool, len(uniques))
+        return pd.Series(ok[codes], index=s.index)
+
+    return pa.Check(check, name=builtin.name, error=builtin.error, statistics=builtin.statistics)
+
+
+def _non_empty() -> pa.Check:
+    """pandera's ``Check.str_length(min_value=1)``, as one C comparison with ``""``.
+
+    For ``str`` values, length at least 1 is exactly "not the empty string"; other columns go
+    through pandera's per-value ``Series.str.len``. Name, error text and statistics are the
+    built-in check's.
+    """
+    builtin = pa.Check.str_length(min_value=1)
+
+    def check(s: pd.Series) -> pd.Series:
+        if not _all_str(s):
+            return s.str.len() >= 1
+        return pd.Series(s.to_numpy(dtype=object) != "", index=s.index, dtype=bool)
+
+    return pa.Check(check, name=builtin.name, error=builtin.error, statistics=builtin.statistics)
+
+
+_LA_CODE = pa.Column(STR, _str_matches(r"^\d{3}$"), nullable=False)
+_KEY = pa.Column(STR, _non_empty(), nullable=False)
 
 
 def _code(values: frozenset[str], nullable: bool = True) -> pa.Column:
