@@ -215,3 +215,22 @@ def test_cli_workers_option_writes_identical_files(
         assert "read 5 children" in capsys.readouterr().out
     assert len(outputs[0]) == 9
     assert outputs[0] == outputs[1]
+
+
+def test_a_failing_worker_pool_leaves_the_files_to_the_serial_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import joblib
+
+    class BrokenPool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __call__(self, tasks: object) -> object:
+            raise RuntimeError("a worker process died")
+
+    monkeypatch.setattr(joblib, "Parallel", BrokenPool)
+    paths = GOOD[:3]
+    got = parse_cin_xml_files(paths, workers=2, piece_bytes=1)
+    for path, result in zip(paths, got, strict=True):
+        assert_same(parse_cin_xml(path), result)

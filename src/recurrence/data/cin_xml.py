@@ -1121,15 +1121,22 @@ def parse_in_parallel(
         return [None] * len(paths)
     plans = [_plan(p, piece_bytes) if piece_bytes is not None else [_Task(p)] for p in paths]
     tasks = [t for plan in plans for t in plan]
-    if workers == 1 or len(tasks) == 1:
-        results: Iterator[ParsedReturn | None] = map(_run_task, tasks)
-    else:
-        from joblib import Parallel, delayed
-
-        run = Parallel(n_jobs=min(workers, len(tasks)), backend="loky", return_as="generator")
-        results = iter(run(delayed(_run_task)(t) for t in tasks))
     out: list[ParsedReturn | None] = []
-    for plan in plans:
-        pieces = [next(results) for _ in plan]
-        out.append(pieces[0] if len(pieces) == 1 else _combine(pieces))
+    try:
+        if workers == 1 or len(tasks) == 1:
+            results: Iterator[ParsedReturn | None] = map(_run_task, tasks)
+        else:
+            import joblib
+
+            run = joblib.Parallel(
+                n_jobs=min(workers, len(tasks)), backend="loky", return_as="generator"
+            )
+            results = iter(run(joblib.delayed(_run_task)(t) for t in tasks))
+        for plan in plans:
+            pieces = [next(results) for _ in plan]
+            out.append(pieces[0] if len(pieces) == 1 else _combine(pieces))
+    except Exception:
+        # The pool itself failed (processes cannot start, a worker was killed for memory):
+        # the files not done yet are left to the serial parse, which reports real problems.
+        out.extend([None] * (len(plans) - len(out)))
     return out
