@@ -26,32 +26,39 @@ Target (issue 2): one national year in at most 60 s, with memory that stays flat
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
 
-Measured (2026-11-27, shared 2-core container, under the bench lock; the other helper's jobs
-may still have run at times, load average 1.3-2.2)::
+Measured (2026-11-27, shared 2-core container, under the bench lock; final code, one run of
+the whole script)::
 
-     children   MB  stream (parse only)        read (1 process)            pread (2 workers)                peer (lxml full tree)
-       50,000   54  12,736/s  3.9 s  231 MiB   7,330/s  6.8 s   288 MiB    6,758/s  7.4 s   302+208 MiB    36,376/s  1.4 s   685 MiB
-      200,000  217  11,017/s 18.2 s  297 MiB   6,201/s 32.3 s   693 MiB   10,078/s 19.8 s   704+209 MiB    24,841/s  8.1 s 2,310 MiB
-      650,000  707   8,541/s 76.1 s  376 MiB   6,789/s 95.7 s 1,880 MiB   11,701/s 55.6 s 1,921+207 MiB    23,153/s 28.1 s 7,191 MiB
+     children   MB  stream (parse only)        read (1 process)             pread (2 workers)                peer (lxml full tree)
+       50,000   54   8,935/s  5.6 s  232 MiB   5,607/s   8.9 s   288 MiB    4,717/s 10.6 s   300+202 MiB    34,322/s  1.5 s   684 MiB
+      200,000  217   7,980/s 25.1 s  299 MiB   6,314/s  31.7 s   697 MiB    9,483/s 21.1 s   710+207 MiB    29,786/s  6.7 s 2,310 MiB
+      650,000  707   9,719/s 66.9 s  376 MiB   6,373/s 102.0 s 1,876 MiB   10,440/s 62.3 s 1,937+210 MiB    19,383/s 33.5 s 7,191 MiB
 
-(CPU seconds at 650,000: stream 76.0, read 95.7, pread 91.0 over parent and workers, peer
-28.1.) So the 60 s target is met with two workers: a national year reads, links and
-validates in 55.6 s (pread/peer time x1.98, peak memory x0.27; pread/read x0.58), not with
-one process (95.7 s). Memory stays flat where it can: each worker peaks at about 208 MiB at
-every size (it holds one piece), the chunked parse at 231-376 MiB; the calling process holds
-the output tables (1.9 GiB at 650,000 children, a quarter of the peer's full tree). At
-50,000 children the workers' start-up (5.7 CPU seconds more than the one-process read, mostly
-the two workers importing pandas, pandera and lxml) outweighs the gain; files are cut only
-above 16 MiB.
+(CPU seconds at 650,000: stream 66.8, read 101.9, pread 107.2 over parent and workers, peer
+33.5; pread/peer time x1.86, peak memory x0.27; pread/read time x0.61.) The machine was
+noisy: the same script run 20 minutes earlier (before the faster validation checks) gave
+pread 55.6 s, read 95.7 s and peer 28.1 s at 650,000, and three further runs of pread and
+peer alone on the same 650,000-child file gave pread 68.4 s and 57.0 s, peer 29.7 s.
+
+So the 60 s target is **met only in some runs**: with two workers a national year reads,
+links and validates in 55.6-68.4 s (four runs; 1.9-2.3x the peer's time), against 95.7-102.0 s
+in one process before and now. Memory stays flat where it can: each worker peaks at about
+205 MiB at every size (it holds one piece), the chunked parse at 232-376 MiB; the calling
+process holds the output tables (1.9 GiB at 650,000 children, a quarter of the peer's full
+tree). At 50,000 children the workers' start-up (9 CPU seconds more than the one-process
+read, mostly the two workers importing pandas, pandera and lxml) outweighs the gain; files
+are cut only above 16 MiB.
 
 Where the time goes (separate runs under the same lock): at 650,000 children the pieces'
 parse took 57 CPU seconds over the two workers (1.3-2.5 s per 16 MiB piece for the same
-work, so the machine itself was noisy), linking 12.1-12.6 s and validation 7.0-7.3 s in the
-calling process, while one core idles. At 100,000 children a bare lxml ``iterparse`` walk
-over the file took 1.2 s of the serial parse's 8.6-10.8 s: the rest is the per-element Python
-work of the validating parser. Validation of 100,000 children took 4.1 s before text columns
+work, so the machine itself was noisy), linking 12.1-13.8 s and validation 5.7-7.3 s in the
+calling process, while one core idles: that serial tail of about 20 s, and the per-element
+Python work of the parse, are what stand between this and a reliable 60 s. At 100,000
+children a bare lxml ``iterparse`` walk over the file took 1.2 s of the serial parse's
+8.6-10.8 s: the rest is the per-element Python work of the validating parser. Validation of 100,000 children took 4.1 s before text columns
 were checked with ``infer_dtype`` instead of pandera's per-value ``isinstance``, 1.4-1.5 s
-after.
+after; after warm-up, 1.04-1.08 s before and 0.53-0.56 s after the ``la_code`` regex and the
+key-length check were made per distinct value / one C comparison.
 """
 
 from __future__ import annotations
