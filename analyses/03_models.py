@@ -149,39 +149,24 @@ def run(ctx: Any) -> list[Path]:
         "log hazard ratio",
     )
 
-    first = first_episode_outcomes(tables, end, "referral")
-    first = first.loc[first["assessed"] == 1]
-    lg = logit(
-        first,
-        outcome="rereferral_12m",
-        covariates=list(LOGIT_COVARIATES),
-        cluster="la_code",
-        cov_type="CR1",
-    )
-    lg_tidy = _tidy(
-        lg,
-        "Logistic (re-referral within 12 months)",
-        len(first),
-        int(first["rereferral_12m"].sum()),
-        "log odds ratio",
-    )
-
-    closed = first_episode_outcomes(tables, end, "closure")
-    closed = closed.loc[closed["assessed"] == 1]
-    lc = logit(
-        closed,
-        outcome="rereferral_12m",
-        covariates=list(LOGIT_COVARIATES),
-        cluster="la_code",
-        cov_type="CR1",
-    )
-    lc_tidy = _tidy(
-        lc,
-        "Logistic (re-referral within 12 months of closure)",
-        len(closed),
-        int(closed["rereferral_12m"].sum()),
-        "log odds ratio",
-    )
+    logistic: dict[Clock, pd.DataFrame] = {}
+    for clock, label in (
+        ("referral", "Logistic (re-referral within 12 months)"),
+        ("closure", "Logistic (re-referral within 12 months of closure)"),
+    ):
+        first = first_episode_outcomes(tables, end, clock)
+        first = first.loc[first["assessed"] == 1]
+        fit = logit(
+            first,
+            outcome="rereferral_12m",
+            covariates=list(LOGIT_COVARIATES),
+            cluster="la_code",
+            cov_type="CR1",
+        )
+        logistic[clock] = _tidy(
+            fit, label, len(first), int(first["rereferral_12m"].sum()), "log odds ratio"
+        )
+    lg_tidy, lc_tidy = logistic["referral"], logistic["closure"]
 
     both = pd.concat([ag_tidy, lg_tidy, lc_tidy], ignore_index=True)
     paths = [
