@@ -161,6 +161,22 @@ def test_awkward_cuts_give_the_serial_outcome(data: bytes) -> None:
             assert_same_outcome(path, piece_bytes=piece_bytes)
 
 
+def test_a_first_child_tag_inside_a_comment_is_not_a_cut() -> None:
+    # The first "<Child" is inside a comment, and a stray "-->" follows every child: with that
+    # comment left open in every piece's prefix, each piece would swallow its child into the
+    # comment and still be well-formed (all children silently lost). The file is not cut.
+    data = BASE.replace(b"<Children>", b"<Children><!-- <Child> -->", 1).replace(
+        b"</Child>", b"</Child>-->"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "comment_prefix.xml"
+        path.write_bytes(data)
+        assert len(cin_xml._plan(str(path), 1)) == 1
+        serial = parse_cin_xml(path)
+        assert len(serial.tables["children"]) == BASE.count(b"<Child>")
+        assert_same(serial, parse_cin_xml(path, piece_bytes=1))
+
+
 def test_a_piece_that_fails_sends_the_file_to_the_serial_parse() -> None:
     # The duplicate child is kept by both pieces, so _combine refuses and the serial parse runs.
     data = _with_children(_first_child(BASE))

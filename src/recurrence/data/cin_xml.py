@@ -1008,7 +1008,7 @@ def _plan(path: str, piece_bytes: int) -> list[_Task]:
         _check_prolog(path)
         with open(path, "rb") as f:
             first = _find_child_start(f, 0, _SCAN_BYTES)
-            if first is None:
+            if first is None or not _prefix_is_open_children(_read_at(f, 0, first)):
                 return whole
             starts = [first]
             while True:
@@ -1022,6 +1022,32 @@ def _plan(path: str, piece_bytes: int) -> list[_Task]:
         return whole
     ends: list[int | None] = [*starts[1:], None]
     return [_Task(path, first, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def _read_at(f: io.BufferedReader, pos: int, end: int) -> bytes:
+    f.seek(pos)
+    return f.read(end - pos)
+
+
+def _prefix_is_open_children(prefix: bytes) -> bool:
+    """Whether ``prefix + </Children></Message>`` is a well-formed document.
+
+    Every piece repeats the prefix (the bytes before the first ``<Child``), so the prefix must
+    end where exactly ``Message > Children`` are open and nothing else is. Pieces in the middle
+    of a file are protected by their neighbours (a cut inside a comment leaves the previous
+    piece unterminated), but the prefix is not: a first ``<Child`` inside a comment would leave
+    the comment open in every piece, and a stray ``-->`` later in a piece would then close it
+    after swallowing children, a well-formed but wrong piece. Checking the prefix on its own
+    rules that out; a prefix that fails sends the file to the serial parse.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        etree.fromstring(prefix + _SUFFIX, parser)
+    except etree.XMLSyntaxError:
+        return False
+    return True
 
 
 def _run_task(task: _Task) -> ParsedReturn | None:
