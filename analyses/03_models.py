@@ -1,12 +1,13 @@
 """Step 3: models of recurrence fitted to the synthetic cohort.
 
-Two models from the package's logistic and survival families, on the analysis tables of step 1's
-cohort:
+Three models from the package's logistic and survival families, on the analysis tables of step
+1's cohort:
 
 * **Andersen-Gill Cox model** of recurrent referrals (:func:`recurrence.models.cox.coxph` on the
   counting-process table of :func:`recurrence.tables.counting_process`): time-varying number of
-  parental problems recorded at the latest assessment, prior referrals and age; robust
-  SEs clustered by child. Estimates are log hazard ratios.
+  parental problems recorded at the latest assessment, whether the child has been assessed yet
+  (so that "no problems recorded" is compared among assessed children; see below), prior
+  referrals and age; robust SEs clustered by child. Estimates are log hazard ratios.
 * **Logistic regression** (:func:`recurrence.models.logistic.logit`) of a further referral within
   12 months of a child's first referral in the data, on the number of parental problems recorded
   in that referral's assessment and the child's age; SEs clustered by LA (CR1). Estimates are
@@ -44,7 +45,7 @@ USES: tuple[str, ...] = ("recurrence.tables", "recurrence.models", "recurrence.d
 
 # ``plan_active`` is left out: no new referral can start while a plan (so the CIN episode) is
 # open, so its estimate would diverge (a monotone likelihood, the Cox analogue of separation).
-AG_COVARIATES = ("n_parental_problems", "log_prior_referrals", "age_under_5")
+AG_COVARIATES = ("n_parental_problems", "assessed", "log_prior_referrals", "age_under_5")
 LOGIT_COVARIATES = ("n_parental_problems", "age_under_5")
 
 
@@ -133,6 +134,7 @@ def run(ctx: Any) -> list[Path]:
     cp["log_prior_referrals"] = np.log(cp["n_prior_referrals"].astype(float))
     cp["age_under_5"] = (cp["age_years"] < 5).astype(float)
     cp["n_parental_problems"] = cp["n_parental_problems"].astype(float)
+    cp["assessed"] = cp["assessed"].astype(float)
     ag = coxph(
         cp,
         covariates=list(AG_COVARIATES),
