@@ -50,9 +50,10 @@ class _Str(pandas_engine.NpString):
 
     pandera checks ``str`` by mapping ``isinstance(x, str)`` over every value in Python: most
     of the validation time of a census year (tens of millions of values; at 100,000 children
-    validation took 4.1 s with it and 1.4-1.5 s with this check). :func:`pandas.api.types.infer_dtype` with ``skipna=True`` walks the array in C and
-    answers ``"string"`` (or ``"empty"``) only when every value is a ``str`` or a missing value
-    that ``isna`` also counts as missing, i.e. exactly when pandera's check passes. Any other
+    validation took 4.1 s with it and 1.4-1.5 s with this check).
+    :func:`pandas.api.types.infer_dtype` with ``skipna=True`` walks the array in C and answers
+    ``"string"`` (or ``"empty"``) only when every value is a ``str`` or a missing value that
+    ``isna`` also counts as missing, i.e. exactly when pandera's check passes. Any other
     answer falls back to pandera's own check, so failures (and their messages) are pandera's.
     Prints, and so dispatches in :mod:`recurrence.data.linkage` and elsewhere, as ``"str"``.
     """
