@@ -37,9 +37,9 @@ def assert_same(a: ParsedReturn, b: ParsedReturn) -> None:
 
 
 def outcome(path: Path, **kw: int) -> ParsedReturn | str:
-    """The parse of ``path``, or the one-line message of its whole-file error."""
+    """The parse of ``path`` (streaming reference without ``kw``), or its whole-file error."""
     try:
-        return parse_cin_xml(path, **kw)
+        return parse_cin_xml(path, **kw) if kw else cin_xml.parse_streaming(path)
     except InputFileError as exc:
         return str(exc)
 
@@ -57,7 +57,7 @@ def test_tiny_pieces_give_the_serial_parse(path: Path) -> None:
     # piece_bytes=1: a cut at every <Child start tag, so every child is parsed on its own.
     n_children = path.read_bytes().count(b"<Child>")
     assert len(cin_xml._plan(str(path), 1)) == n_children > 1
-    assert_same(parse_cin_xml(path), parse_cin_xml(path, piece_bytes=1))
+    assert_same(cin_xml.parse_streaming(path), parse_cin_xml(path, piece_bytes=1))
 
 
 def test_shared_samples_in_pieces_give_the_serial_parse(shared_dir: Path) -> None:
@@ -172,7 +172,7 @@ def test_a_first_child_tag_inside_a_comment_is_not_a_cut() -> None:
         path = Path(d) / "comment_prefix.xml"
         path.write_bytes(data)
         assert len(cin_xml._plan(str(path), 1)) == 1
-        serial = parse_cin_xml(path)
+        serial = cin_xml.parse_streaming(path)
         assert len(serial.tables["children"]) == BASE.count(b"<Child>")
         assert_same(serial, parse_cin_xml(path, piece_bytes=1))
 
@@ -249,4 +249,4 @@ def test_a_failing_worker_pool_leaves_the_files_to_the_serial_parse(
     paths = GOOD[:3]
     got = parse_cin_xml_files(paths, workers=2, piece_bytes=1)
     for path, result in zip(paths, got, strict=True):
-        assert_same(parse_cin_xml(path), result)
+        assert_same(cin_xml.parse_streaming(path), result)

@@ -89,7 +89,9 @@ def tree_mutations(draw: st.DrawFn) -> bytes:
         if op == "drop" and parent is not None:
             parent.remove(target)
         elif op == "duplicate" and parent is not None:
-            parent.insert(parent.index(target), etree.fromstring(etree.tostring(target)))
+            parent.insert(
+                parent.index(target), etree.fromstring(etree.tostring(target, with_tail=False))
+            )
         elif op == "rename":
             target.tag = draw(st.sampled_from(TAGS))
         elif op == "text":

@@ -107,7 +107,7 @@ def read_cin(
     # first bad input in order is the one reported, whatever the number of workers.
     for f in files:
         if f.suffix.lower() in XML_SUFFIXES:
-            parsed.append(next(done) or cin_xml.parse_cin_xml(f))
+            parsed.append(next(done) or cin_xml.parse_streaming(f))
         else:
             parsed.extend(npd.parse_npd(f))
     parts = [read_tables(d, validate=False) for d in table_dirs]
