@@ -26,42 +26,41 @@ Target (issue 2): one national year in at most 60 s, with memory that stays flat
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
 
-Measured (2026-11-27, shared 2-core container, under the bench lock; final code, one run of
-the whole script)::
+Measured (2026-11-27, session 3, 2-core container, under the bench lock; one run of the
+whole script after the clean-return fast path, :mod:`recurrence.data.cin_xml_clean`)::
 
-     children   MB  stream (parse only)        read (1 process)             pread (2 workers)                peer (lxml full tree)
-       50,000   54   8,935/s  5.6 s  232 MiB   5,607/s   8.9 s   288 MiB    4,717/s 10.6 s   300+202 MiB    34,322/s  1.5 s   684 MiB
-      200,000  217   7,980/s 25.1 s  299 MiB   6,314/s  31.7 s   697 MiB    9,483/s 21.1 s   710+207 MiB    29,786/s  6.7 s 2,310 MiB
-      650,000  707   9,719/s 66.9 s  376 MiB   6,373/s 102.0 s 1,876 MiB   10,440/s 62.3 s 1,937+210 MiB    19,383/s 33.5 s 7,191 MiB
+     children   MB  stream (parse only)       read (1 process)            pread (2 workers)               peer (lxml full tree)
+       50,000   54  10,777/s  4.6 s  214 MiB  10,750/s  4.7 s   278 MiB    6,271/s  8.0 s   277+267 MiB  34,651/s  1.4 s   685 MiB
+      200,000  217  10,665/s 18.8 s  257 MiB   9,017/s 22.2 s   545 MiB   11,575/s 17.3 s   632+268 MiB  21,443/s  9.3 s 2,311 MiB
+      650,000  707  11,347/s 57.3 s  340 MiB   9,373/s 69.3 s 1,499 MiB   14,903/s 43.6 s 1,702+298 MiB  20,300/s 32.0 s 7,191 MiB
 
-(CPU seconds at 650,000: stream 66.8, read 101.9, pread 107.2 over parent and workers, peer
-33.5; pread/peer time x1.86, peak memory x0.27; pread/read time x0.61.) The machine was
-noisy: the same script run 20 minutes earlier (before the faster validation checks) gave
-pread 55.6 s, read 95.7 s and peer 28.1 s at 650,000, and three further runs of pread and
-peer alone on the same 650,000-child file gave pread 68.4 s and 57.0 s, peer 29.7 s. Once
-both helpers had finished (machine otherwise idle, load average 0.3), ``--sizes 650000
---modes pread,peer`` gave pread 60.0 s (10,842 children/s, 101.1 CPU s, 1,946+207 MiB) and
-peer 33.2 s (7,191 MiB).
+(CPU seconds at 650,000: stream 57.2, read 69.3, pread 71.1 over parent and workers, peer
+32.0; pread/peer time x1.36, peak memory x0.24; pread/read time x0.63.) The same script
+before the fast path (session 2, same machine) gave read 102.0 s and pread 62.3 s at 650,000
+(55.6-68.4 s over five runs), with 107.2 CPU s; the phase timing below, run today on the
+code before and after, gave 62.9 s and 41.9 s.
 
-So the 60 s target is **met only in some runs**: with two workers a national year reads,
-links and validates in 55.6-68.4 s (five runs; 1.9-2.3x the peer's time), against 95.7-102.0 s
-in one process before and now. Memory stays flat where it can: each worker peaks at about
-205 MiB at every size (it holds one piece), the chunked parse at 232-376 MiB; the calling
-process holds the output tables (1.9 GiB at 650,000 children, a quarter of the peer's full
-tree). At 50,000 children the workers' start-up (9 CPU seconds more than the one-process
-read, mostly the two workers importing pandas, pandera and lxml) outweighs the gain; files
-are cut only above 16 MiB.
+So the 60 s target is met: with two workers a national year reads, links and validates in
+43.6 s (1.4x the peer's time, a quarter of its memory), and in 69.3 s in one process. Memory
+is bounded by the piece size where it can be: a worker holds one piece's tree and rows
+(267-298 MiB at every size; it grew by 30 MiB between 200,000 and 650,000 children, which
+the worker's heap fragmentation over 21 pieces would explain, not measured further); the
+streaming parse holds one child at a time plus the set of child ids seen (214-340 MiB); the
+calling process holds the output tables (1.7 GiB at 650,000 children). At 50,000 children
+the workers' start-up (9 CPU seconds more than the one-process read, mostly importing
+pandas, pandera and lxml twice) outweighs the gain; files are cut only above 16 MiB.
 
-Where the time goes (separate runs under the same lock): at 650,000 children the pieces'
-parse took 57 CPU seconds over the two workers (1.3-2.5 s per 16 MiB piece for the same
-work, so the machine itself was noisy), linking 12.1-13.8 s and validation 5.7-7.3 s in the
-calling process, while one core idles: that serial tail of about 20 s, and the per-element
-Python work of the parse, are what stand between this and a reliable 60 s. At 100,000
-children a bare lxml ``iterparse`` walk over the file took 1.2 s of the serial parse's
-8.6-10.8 s: the rest is the per-element Python work of the validating parser. Validation of 100,000 children took 4.1 s before text columns
-were checked with ``infer_dtype`` instead of pandera's per-value ``isinstance``, 1.4-1.5 s
-after; after warm-up, 1.04-1.08 s before and 0.53-0.56 s after the ``la_code`` regex and the
-key-length check were made per distinct value / one C comparison.
+Where the time goes (a separate timing of each phase, same lock, 650,000 children, 2 workers):
+parse 25.8 s (43 pieces of 16 MiB; one clean piece takes 0.8-1.7 s through the fast path
+against 1.5-2.1 s through the full reader on this noisy machine), linking 9.3 s and
+validation 3.7 s in the calling process. Three things made the difference: the fast path
+(no record objects, notes or error lists for clean children); pausing the cyclic garbage
+collector during the parse (twelve alternating runs of one piece: 1.42 s mean with it,
+1.08 s without); and one shared ``str`` object per code value. The last matters because
+linking and validation walk the object columns many times, and strings scattered over the
+heap among the parse's freed objects made them 1.3-1.6 times slower (seen when the calling
+process parsed a share of the pieces itself, which is why it now only collects the
+workers' results: their strings arrive unpickled side by side).
 """
 
 from __future__ import annotations

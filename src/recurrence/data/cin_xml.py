@@ -7,28 +7,34 @@ with ``Assessments``, ``CINPlanDates``, ``Section47`` and ``ChildProtectionPlans
 
 Safety and memory
 -----------------
-The file is parsed with :func:`lxml.etree.iterparse` with entity resolution off, no network
-access, no DTD loading and lxml's ``huge_tree`` limits on. A document whose prolog carries a
-DOCTYPE (and so possibly entity declarations: "billion laughs", external entities) is refused
-as a whole before any record is read. Each ``Child`` element is converted to row values and
-then cleared together with its already-processed siblings, so the parse holds one child's
-subtree at a time whatever the file size; rows accumulate in plain column lists and become
-DataFrames once per file (or once per chunk with :func:`iter_cin_xml_chunks`).
+Every parse uses lxml with entity resolution off, no network access, no DTD loading and
+lxml's ``huge_tree`` limits on. A document whose prolog carries a DOCTYPE (and so possibly
+entity declarations: "billion laughs", external entities) is refused as a whole before any
+record is read. The streaming parse (:func:`lxml.etree.iterparse`) converts each ``Child``
+element to row values and then clears it together with its already-processed siblings, so it
+holds one child's subtree at a time whatever the file size; the fast path holds the tree of
+one piece (about :data:`PIECE_BYTES` of XML). Rows accumulate in plain lists and become
+DataFrames once per file or piece (or once per chunk with :func:`iter_cin_xml_chunks`).
 
-Parallel reading
-----------------
-:func:`parse_cin_xml_files` (``workers > 1``, as used by ``read_cin(..., workers=N)`` and
-``recurrence read-cin --workers N``) parses several files at once in joblib's loky worker
-processes, and cuts a large file into pieces of about :data:`PIECE_BYTES` at ``<Child`` start
-tags: each piece is parsed as the document "bytes before the first ``<Child``" + the slice +
-``</Children></Message>``, so a worker holds one piece at a time however large the file. The
-result is the serial parse exactly: pieces are concatenated in file order, and a file is
-parsed serially instead (which also gives the whole-file error, if any) when any piece fails,
-when pieces disagree about the header, or when a child id was kept in two pieces (the serial
-parse would reject the later one as a duplicate). A cut at a ``<Child`` that is not a child
-of ``Children`` (inside a comment, a CDATA section, a nested ``Child``) leaves a piece that is
-not well-formed, because the wrapper closes exactly ``Children`` and ``Message``, so it too
-falls back to the serial parse.
+Pieces, workers and the fast path
+---------------------------------
+:func:`parse_cin_xml_files` (used by :func:`parse_cin_xml`, ``read_cin(..., workers=N)`` and
+``recurrence read-cin --workers N``) cuts a large file into pieces of about
+:data:`PIECE_BYTES` at ``<Child`` start tags: each piece is parsed as the document "bytes
+before the first ``<Child``" + the slice + ``</Children></Message>``, so a process holds one
+piece at a time however large the file. With ``workers > 1`` files and pieces are parsed in
+joblib's loky worker processes. Each piece (and each file no larger than a piece) is first
+offered to the fast path for clean returns (:mod:`recurrence.data.cin_xml_clean`), which
+declines anything the full reader would note or reject; the full reader then parses it.
+
+The result is always that of :func:`parse_streaming` (the reference: the whole file in one
+pass, one ``Child`` at a time, as :func:`iter_cin_xml_chunks` reads it): pieces are
+concatenated in file order, and a file is parsed by :func:`parse_streaming` instead (which
+also gives the whole-file error, if any) when any piece fails, when pieces disagree about
+the header, or when a child id was kept in two pieces (the streaming parse would reject the
+later one as a duplicate). A cut at a ``<Child`` that is not a child of ``Children`` (inside
+a comment, a CDATA section, a nested ``Child``) leaves a piece that is not well-formed,
+because the wrapper closes exactly ``Children`` and ``Message``, so it too falls back.
 
 Whole-file errors
 -----------------
