@@ -35,7 +35,9 @@ whole script after the clean-return fast path, :mod:`recurrence.data.cin_xml_cle
       650,000  707  11,347/s 57.3 s  340 MiB   9,373/s 69.3 s 1,499 MiB   14,903/s 43.6 s 1,702+298 MiB  20,300/s 32.0 s 7,191 MiB
 
 (CPU seconds at 650,000: stream 57.2, read 69.3, pread 71.1 over parent and workers, peer
-32.0; pread/peer time x1.36, peak memory x0.24; pread/read time x0.63.) The same script
+32.0; pread/peer time x1.36, peak memory x0.24; pread/read time x0.63.) A second run,
+``--sizes 650000 --modes pread,peer``, gave pread 47.1 s (13,806 children/s, 74.9 CPU s,
+1,712+282 MiB) and peer 32.7 s. The same script
 before the fast path (session 2, same machine) gave read 102.0 s and pread 62.3 s at 650,000
 (55.6-68.4 s over five runs), with 107.2 CPU s; the phase timing below, run today on the
 code before and after, gave 62.9 s and 41.9 s.
