@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from recurrence.data import codes
 from recurrence.data.cin_xml import check_date, iter_cin_xml_chunks, read_cin_xml
 from recurrence.data.linkage import child_key
 from recurrence.errors import InputFileError
@@ -194,3 +196,17 @@ def test_shared_samples_load(shared_dir: Path) -> None:
     assert kids.loc["child_fails_assessments", "sex"] == "M"
     assert kids.loc["DfEX0000001", "sex"] == "U"  # <Sex>1</Sex> is not a Sex code
     assert (d2i.cin_episodes["census_year"] == 2024).all()
+
+
+@pytest.mark.parametrize("lea", ["٩٩٩", "99", "9999", "99a"])
+def test_an_la_code_must_be_three_ascii_digits(tmp_path: Path, lea: str) -> None:
+    # Python's \d also matches other scripts' digits ("٩" is ARABIC-INDIC DIGIT NINE), so the
+    # code is checked against [0-9] (recurrence.data.codes.LA_CODE_PATTERN) in both reader paths.
+    assert codes.is_la_code("999")
+    assert not codes.is_la_code(lea)
+    assert not codes.is_la_code("999\n")
+    base = (FIXTURES / "years" / "cin_2024.xml").read_text(encoding="utf-8")
+    path = tmp_path / "lea.xml"
+    path.write_text(re.sub(r"<LEA>\d+</LEA>", f"<LEA>{lea}</LEA>", base, count=1), encoding="utf-8")
+    with pytest.raises(InputFileError, match="not a 3-digit LA code"):
+        read_cin_xml(path)

@@ -818,11 +818,6 @@ def header_values(header: Any) -> tuple[str | None, int | None]:
     return la_code, census_year
 
 
-def is_la_code(text: str) -> bool:
-    """Whether ``text`` is a 3-digit DfE LA code (``Header/Source/LEA``)."""
-    return re.fullmatch(r"\d{3}", text) is not None
-
-
 def _census_year(ref_date: str | None, year: str | None) -> int | None:
     if ref_date is not None:
         iso, reason = check_date(ref_date)
@@ -948,7 +943,7 @@ def _iter_source(
 def _check_la(path: str, la_code: str | None) -> str:
     if la_code is None:
         raise InputFileError(path, "no Header/Source/LEA (3-digit LA code) before the children")
-    if not is_la_code(la_code):
+    if not codes.is_la_code(la_code):
         raise InputFileError(path, f"Header/Source/LEA is {la_code!r}, not a 3-digit LA code")
     return la_code
 

@@ -99,7 +99,7 @@ def parse_clean(doc: bytes, path: str) -> cx.ParsedReturn | None:
     if header is None:
         return None
     la_code, census_year = cx.header_values(header)
-    if la_code is None or not cx.is_la_code(la_code):
+    if la_code is None or not codes.is_la_code(la_code):
         return None
     try:
         rows = _rows(root)

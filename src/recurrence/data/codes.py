@@ -15,7 +15,21 @@ Sources
 
 from __future__ import annotations
 
+import re
 from typing import Final
+
+LA_CODE_PATTERN: Final = r"^[0-9]{3}\Z"
+"""A DfE local-authority code (``Header/Source/LEA``, ``CIN_LA``): exactly three ASCII digits.
+
+Written with ``[0-9]`` and ``\\Z`` rather than ``\\d`` and ``$``: in Python ``\\d`` also matches
+other scripts' digits, and ``$`` also matches before a final newline.
+"""
+_LA_CODE_RE: Final = re.compile(LA_CODE_PATTERN)
+
+
+def is_la_code(text: str) -> bool:
+    """Whether ``text`` is a DfE LA code (:data:`LA_CODE_PATTERN`)."""
+    return _LA_CODE_RE.match(text) is not None
 
 YES_NO_VALUES: Final[dict[str, bool]] = {
     "true": True,

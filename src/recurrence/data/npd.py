@@ -218,7 +218,7 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         closure, creason = _flat_date(closure_text) if closure_text else (None, None)
         if cid is None:
             err = (rj.MISSING_REQUIRED, cols["la_child_id"], None)
-        elif la is None or not re.fullmatch(r"\d{3}", la):
+        elif la is None or not codes.is_la_code(la):
             err = (rj.MISSING_REQUIRED if la is None else rj.UNKNOWN_CODE, cols["la_code"], la)
         elif year is None:
             err = (

@@ -117,7 +117,7 @@ def _non_empty() -> pa.Check:
     return pa.Check(check, name=builtin.name, error=builtin.error, statistics=builtin.statistics)
 
 
-_LA_CODE = pa.Column(STR, _str_matches(r"^\d{3}$"), nullable=False)
+_LA_CODE = pa.Column(STR, _str_matches(codes.LA_CODE_PATTERN), nullable=False)
 _KEY = pa.Column(STR, _non_empty(), nullable=False)
 
 

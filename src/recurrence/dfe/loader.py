@@ -253,7 +253,7 @@ def read_ees_csv(path: str | os.PathLike[str], name: str | None = None) -> DfETa
     ids["year"] = years.astype(int)
     is_la = ids["geographic_level"] == "Local authority"
     code = ids["old_la_code"].str.strip()
-    bad_code = is_la & ~code.str.fullmatch(r"\d{3}")
+    bad_code = is_la & ~code.str.fullmatch(r"[0-9]{3}")
     if bad_code.any():
         row = int(np.flatnonzero(bad_code.to_numpy())[0])
         raise InputFileError(
