@@ -57,10 +57,10 @@ parse 25.8 s (43 pieces of 16 MiB; one clean piece takes 0.8-1.7 s through the f
 against 1.5-2.1 s through the full reader on this noisy machine), linking 9.3 s and
 validation 3.7 s in the calling process. Three things made the difference: the fast path
 (no record objects, notes or error lists for clean children); pausing the cyclic garbage
-collector during the parse (twelve alternating runs of one piece: 1.42 s mean with it,
-1.08 s without); and one shared ``str`` object per code value. The last matters because
+collector during the parse (one piece, twelve runs each in alternating blocks of three:
+1.46 s mean with it, 1.10 s without); and one shared ``str`` object per code value. The last matters because
 linking and validation walk the object columns many times, and strings scattered over the
-heap among the parse's freed objects made them 1.3-1.6 times slower (seen when the calling
+heap among the parse's freed objects made them 1.3-1.7 times slower (seen when the calling
 process parsed a share of the pieces itself, which is why it now only collects the
 workers' results: their strings arrive unpickled side by side).
 """

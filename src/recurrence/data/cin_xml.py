@@ -116,6 +116,15 @@ from recurrence.errors import InputFileError
 
 ROOT_TAG: Final = "Message"
 
+SAFE_PARSE: Final[dict[str, Any]] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+}
+"""lxml options of every parse of a return (streaming, prolog check, fast path): entities are
+never resolved, nothing is fetched from the network, no DTD is loaded, and lxml's limits on
+text size and tree depth stay on."""
 
 
 def _canonical(allowed: frozenset[str]) -> dict[str, str]:
@@ -125,9 +134,11 @@ def _canonical(allowed: frozenset[str]) -> dict[str, str]:
     national year holds millions of coded values but only a few hundred distinct codes. That
     saves memory, and it keeps the later hashing and comparing of these columns (linking,
     validation) in cache: the per-element strings lie scattered over the heap among the
-    parse's freed objects, and walking them made linking and validating a national year
-    about 1.6 times slower (measured when pieces parsed in this process were compared with
-    the same pieces sent back from workers, whose strings unpickle side by side).
+    parse's freed objects. With the calling process parsing about half the pieces of a
+    national year itself, linking and validating took 28.9 and 31.2 s (two runs) with
+    per-element strings and 23.7 s with shared codes, against 18.6 s when every string came
+    unpickled from a worker (see :func:`parse_in_parallel` for why the caller now only
+    collects).
     """
     return {c: c for c in allowed}
 
@@ -834,14 +845,7 @@ def _check_prolog(path: str) -> None:
     try:
         if os.path.getsize(path) == 0:
             raise InputFileError(path, "empty file")
-        it = etree.iterparse(
-            path,
-            events=("start",),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-        )
+        it = etree.iterparse(path, events=("start",), **SAFE_PARSE)
         for _event, el in it:
             info = el.getroottree().docinfo
             if info.doctype or info.internalDTD is not None or info.system_url:
@@ -904,10 +908,7 @@ def _iter_source(
             source,
             events=("end",),
             tag=("Header", "Child"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
+            **SAFE_PARSE,
             # Drop whitespace-only text between elements while parsing (libxml2 blanks are a
             # subset of what str.isspace() ignores, so no stray text or value is lost): fewer
             # nodes to build and free, and .text/.tail of containers come back as None.
@@ -987,8 +988,9 @@ def gc_paused() -> Iterator[None]:
     Parsing allocates millions of small tuples, dicts and strings that live until the
     frames are built, and none of them form reference cycles; with the collector running,
     its full collections walk every one of them again and again. Pausing it cut the time of
-    one 16 MiB piece from 1.42 s to 1.08 s on average over twelve alternating runs on this
-    machine. Objects are freed by reference counting as usual meanwhile.
+    one 16 MiB piece from 1.46 s to 1.10 s on average (twelve runs each, in alternating
+    blocks of three, on this machine). Objects are freed by reference counting as usual
+    meanwhile.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -1116,9 +1118,7 @@ def _prefix_is_open_children(prefix: bytes) -> bool:
     after swallowing children, a well-formed but wrong piece. Checking the prefix on its own
     rules that out; a prefix that fails sends the file to the serial parse.
     """
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    parser = etree.XMLParser(**SAFE_PARSE)
     try:
         etree.fromstring(prefix + _SUFFIX, parser)
     except etree.XMLSyntaxError:
@@ -1126,31 +1126,32 @@ def _prefix_is_open_children(prefix: bytes) -> bool:
     return True
 
 
-def _run_task(task: _Task, piece_bytes: int | None = None) -> ParsedReturn | None:
+def _run_task(task: _Task, whole_limit: int | None = None) -> ParsedReturn | None:
     """Parse one task (what a worker executes); ``None`` if anything goes wrong.
 
     The document is first offered to the clean-return fast path
     (:func:`recurrence.data.cin_xml_clean.parse_clean`), and parsed by the full reader when
     that declines. A whole file is read into memory for the fast path only when it is no
-    larger than ``piece_bytes`` (a large file that could not be cut is streamed).
+    larger than ``whole_limit`` bytes (a large file that could not be cut, or any file when
+    ``whole_limit`` is None, is streamed).
 
     Failures are not raised here: the calling process parses the file serially instead, which
     gives the authoritative error (and never depends on how the file was cut).
     """
     try:
         with gc_paused():
-            return _parse_task(task, piece_bytes)
+            return _parse_task(task, whole_limit)
     except Exception:
         return None
 
 
-def _parse_task(task: _Task, piece_bytes: int | None) -> ParsedReturn:
+def _parse_task(task: _Task, whole_limit: int | None) -> ParsedReturn:
     """The work of :func:`_run_task`, raising on any failure."""
     # Imported here: the fast path module builds on this one.
     from recurrence.data.cin_xml_clean import parse_clean
 
     if task.prefix_end is None:
-        if piece_bytes is None or os.path.getsize(task.path) > piece_bytes:
+        if whole_limit is None or os.path.getsize(task.path) > whole_limit:
             return parse_streaming(task.path)
         _check_prolog(task.path)
         with open(task.path, "rb") as f:
@@ -1253,11 +1254,11 @@ def parse_in_parallel(
         else:
             import joblib
 
-            # The calling process only collects: pieces parsed here would leave their
-            # strings scattered among the parse's freed objects, and linking and validating
-            # (which walk those strings many times) then ran 1.3-1.6 times slower than on
-            # pieces unpickled from workers in order; that cost more than this process's
-            # share of the parsing saved.
+            # The calling process only collects: pieces parsed here leave their strings
+            # scattered among the parse's freed objects, and linking and validating (which
+            # walk those strings many times) ran slower on them than on pieces unpickled
+            # from workers (23.7 s against 18.6 s, see _canonical); that cost more than
+            # this process's share of the parsing saved.
             run = joblib.Parallel(
                 n_jobs=min(workers, len(tasks)), backend="loky", return_as="generator"
             )

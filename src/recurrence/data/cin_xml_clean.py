@@ -79,13 +79,8 @@ def parse_clean(doc: bytes, path: str) -> cx.ParsedReturn | None:
         or ``None`` when the document is not clean, not well-formed, or lacks a valid
         ``Header/Source/LEA``; the caller then runs the full reader, which reports why.
     """
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_blank_text=True,
-    )
+    # The streaming parse's options, so that texts come back the same.
+    parser = etree.XMLParser(**cx.SAFE_PARSE, remove_blank_text=True)
     try:
         root: Any = etree.fromstring(doc, parser)
     except etree.XMLSyntaxError:

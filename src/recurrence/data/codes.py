@@ -31,6 +31,7 @@ def is_la_code(text: str) -> bool:
     """Whether ``text`` is a DfE LA code (:data:`LA_CODE_PATTERN`)."""
     return _LA_CODE_RE.match(text) is not None
 
+
 YES_NO_VALUES: Final[dict[str, bool]] = {
     "true": True,
     "false": False,
