@@ -9,12 +9,19 @@ working correlation is wrong. The fitting engine is ``statsmodels``' ``GEE``.
 Two working correlations: ``"independence"`` (estimates equal the ordinary logistic fit; the
 robust SE is the CR0 cluster sandwich) and ``"exchangeable"`` (one common within-cluster
 correlation ``alpha``). For a binomial outcome the dispersion is 1 by definition, so the
-exchangeable ``alpha`` is the moment estimate ``sum_g sum_{j<k} r_gj r_gk / (n_pairs - p)`` of
-Pearson residuals ``r`` with the scale held at 1 -- as R's ``geepack::geeglm(scale.fix = TRUE)``;
-statsmodels' own ``Exchangeable`` divides by an estimated Pearson dispersion as well, which
-``_FixedScaleExchangeable`` removes. Agreement with ``geeglm`` is measured in ``docs/models.md``
-(exact for independence; about 1e-5 relative for exchangeable, whose moment estimator of
-``alpha`` in geepack differs from this one by about 7e-4 relative).
+exchangeable ``alpha`` is the moment estimate ``sum_g sum_{j<k} r_gj r_gk / n_pairs`` of Pearson
+residuals ``r`` with the scale held at 1: the solution of geepack's estimating equation for the
+correlation with identity weights (Yan and Fine 2004, *Statistics in Medicine* 23:859-874;
+Halekoh, Hojsgaard and Yan 2006, *Journal of Statistical Software* 15(2)). statsmodels' own
+``Exchangeable`` divides by an estimated Pearson dispersion and by ``n_pairs - p``;
+``_FixedScaleExchangeable`` does neither.
+
+Agreement with R (``tests/r/glm_gee.R``): estimates, robust SEs and ``alpha`` equal
+``geepack:::geese.fit(..., scale.fix = TRUE, gm = 1)`` to 4e-15 relative (measured). The usual call
+``geeglm(..., scale.fix = TRUE)`` differs by about 1e-5 in the exchangeable estimates: geeglm
+does not pass ``scale.value`` to ``geese.fit``, which fixes the scale at the initial glm fit's
+mean squared Pearson residual (0.99927 on the reference data) instead of 1, and divides
+``alpha`` by it.
 """
 
 from __future__ import annotations
@@ -49,8 +56,9 @@ class _FixedScaleExchangeable(Exchangeable):
             r = (model.endog_li[i] - mu) / np.sqrt(model.family.variance(mu))
             num += (r.sum() ** 2 - (r * r).sum()) / 2.0
             pairs += len(r) * (len(r) - 1) / 2.0
-        denom = pairs - model.exog.shape[1]
-        self.dep_params = num / denom if denom > 0 else 0.0
+        # Singletons only: no pair carries information on alpha, so the working correlation
+        # is independence (geepack skips clusters of size 1 in the same way).
+        self.dep_params = num / pairs if pairs > 0 else 0.0
 
 
 def gee_logit(
