@@ -28,7 +28,7 @@ differences of the gradient.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,12 @@ class _Problem:
     codes: np.ndarray
     G: int
 
+    sign: np.ndarray = field(init=False, repr=False)
+    """``2 y - 1``: the Bernoulli log-likelihood of a row is ``log_expit(sign * eta)``."""
+
+    def __post_init__(self) -> None:
+        self.sign = 2.0 * self.y - 1.0
+
 
 def _modes(pr: _Problem, beta: np.ndarray, sigma: float, u0: np.ndarray | None = None):
     """Conditional modes ``u_g`` (spherical scale) and the quantities at them."""
@@ -56,7 +62,7 @@ def _modes(pr: _Problem, beta: np.ndarray, sigma: float, u0: np.ndarray | None =
 
     def hval(u: np.ndarray) -> np.ndarray:
         eta = xb + sigma * u[pr.codes]
-        ll = pr.w * (pr.y * special.log_expit(eta) + (1 - pr.y) * special.log_expit(-eta))
+        ll = pr.w * special.log_expit(pr.sign * eta)
         return np.bincount(pr.codes, ll, pr.G) - 0.5 * u * u
 
     h = hval(u)
@@ -112,9 +118,9 @@ def _laplace(theta: np.ndarray, pr: _Problem, state: dict) -> tuple[float, np.nd
 
 
 def _group_sum(M: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
-    out = np.zeros((G, M.shape[1]))
-    np.add.at(out, codes, M)
-    return out
+    # One bincount per column: np.add.at does the same sums some 20 times slower, and at
+    # national scale (650,000 rows) it was most of the time of a fit.
+    return np.stack([np.bincount(codes, M[:, j], G) for j in range(M.shape[1])], axis=1)
 
 
 def _agq(pr: _Problem, theta: np.ndarray, nagq: int, state: dict) -> float:
@@ -130,7 +136,7 @@ def _agq(pr: _Problem, theta: np.ndarray, nagq: int, state: dict) -> float:
     for k in range(nagq):
         uk = u + s * z[k]
         eta = xb + sigma * uk[pr.codes]
-        ll = pr.w * (pr.y * special.log_expit(eta) + (1 - pr.y) * special.log_expit(-eta))
+        ll = pr.w * special.log_expit(pr.sign * eta)
         # log of integrand / standard normal kernel at the node
         terms[:, k] = np.bincount(pr.codes, ll, pr.G) - 0.5 * uk**2 + 0.5 * z[k] ** 2
     logint = np.log(s) + special.logsumexp(terms, b=wq[None, :], axis=1)
