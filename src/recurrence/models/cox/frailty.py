@@ -22,6 +22,11 @@ Standard errors: R's ``se(coef)``, the ``beta`` block of the inverse penalised i
 which the frailty-by-frailty block is replaced by its diagonal (R's "sparse" computation, used
 when there are more than 5 groups). Estimates are log hazard ratios; ``theta`` is the frailty
 variance (``extra["theta"]``).
+
+Agreement with R (``tests/models/cox/test_cox_frailty.py``, against coxph with its inner loop run
+to ``eps = 1e-12``; at the default 1e-9 R stops up to 2.3e-5 short of the penalised optimum):
+the same theta search to 3e-11, coefficients to 3.7e-9 (right-censored data) and 3.1e-7
+(recurrent events, 300 child frailties), SEs to 2e-8, relative (measured).
 """
 
 from __future__ import annotations
