@@ -38,7 +38,7 @@ def test_matches_glm(pp: pd.DataFrame, link: str) -> None:
     r = ref("glm_discrete.csv")
     exp = r[r["link"] == link].set_index("term")
     np.testing.assert_allclose(res.params, exp["estimate"][res.params.index], rtol=1e-6)
-    np.testing.assert_allclose(res.se(), exp["std_err"][res.params.index], rtol=1e-5)
+    np.testing.assert_allclose(res.se(), exp["std_err"][res.params.index], rtol=1e-6)
     assert res.scale == ("log-odds" if link == "logit" else "log-hazard")
 
 
