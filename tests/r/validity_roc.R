@@ -1,5 +1,6 @@
 # Reference values for recurrence.validity.metrics (AUC, DeLong variance and CI, paired DeLong test)
-# from pROC. Run from the repository root:  Rscript tests/r/validity_roc.R
+# from pROC, and the continuous NRI of score2 over score1 (as probabilities, plogis) from
+# Hmisc::improveProb. Run from the repository root:  Rscript tests/r/validity_roc.R
 # Writes tests/r/ref/validity_roc.csv (quantity, value), committed so CI needs no R.
 suppressPackageStartupMessages(library(pROC))
 d <- read.csv("tests/r/data/validity_roc.csv")
@@ -20,5 +21,11 @@ for (pair in list(c("score1", "score2"), c("score1", "flag"))) {
   out[[paste0(key, "_z")]] <- unname(t$statistic)
   out[[paste0(key, "_p")]] <- t$p.value
 }
+suppressPackageStartupMessages(library(Hmisc))
+ip <- improveProb(plogis(d$score1), plogis(d$score2), d$truth)
+out[["nri_continuous"]] <- ip$nri
+out[["nri_continuous_se"]] <- ip$se.nri
+out[["nri_continuous_events"]] <- ip$nri.ev
+out[["nri_continuous_nonevents"]] <- ip$nri.ne
 res <- data.frame(quantity = names(out), value = unlist(out), row.names = NULL)
 write.csv(res, "tests/r/ref/validity_roc.csv", row.names = FALSE, quote = FALSE)

@@ -80,3 +80,15 @@ def test_rank_validity_and_outlier_agreement():
     ag = ll.outlier_agreement(flags, flags)
     assert ag["kappa"] == pytest.approx(1.0)
     assert ag["n_flagged_a"] == 3
+
+
+def test_overdispersion_with_an_outside_target_keeps_every_df():
+    from recurrence.validity.la_level import overdispersion
+
+    y, n = np.array([10.0, 25, 40, 12, 30]), np.array([100.0, 200, 300, 150, 250])
+    pooled = overdispersion(y, n)
+    fixed = overdispersion(y, n, target=pooled.target)
+    # same z-scores and statistic, one more df when the target is not estimated from the LAs
+    assert fixed.chi2 == pytest.approx(pooled.chi2)
+    assert (pooled.df, fixed.df) == (4, 5)
+    assert fixed.p_value > pooled.p_value

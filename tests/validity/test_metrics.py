@@ -104,7 +104,9 @@ def test_nri_by_hand():
     res2 = m.nri(truth, old, new2, kind="categorical", cutoffs=(0.5,))
     assert res2.nri_events == pytest.approx(0.5)
     assert res2.nri_nonevents == pytest.approx(0.5)
-    assert res2.se == pytest.approx(np.sqrt(0.5 / 4 + 0.5 / 4))
+    assert res2.se_null == pytest.approx(np.sqrt(0.5 / 4 + 0.5 / 4))
+    # the estimate's SE: each part (p_up + p_down - (p_up - p_down)^2) / n = (0.5 - 0.25) / 4
+    assert res2.se == pytest.approx(np.sqrt(2 * (0.5 - 0.25) / 4))
     # continuous: from a constant 0.5 every event moves up and every non-event down -> 2
     cont = m.nri(truth, np.full(8, 0.5), new2 * 0.9 + 0.05, kind="continuous")
     assert cont.nri == pytest.approx(2.0)
@@ -140,3 +142,55 @@ def test_constant_inputs_give_nan_not_warnings():
     assert np.isnan(k["ci_lower"]) and np.isnan(k["ci_upper"])
     c = m.correlation([1, 1, 1, 1, 1], [1, 2, 3, 4, 5])
     assert np.isnan(c.estimate)
+
+
+def test_delong_with_one_positive_is_undefined_not_certain():
+    """pROC gives NA for the interval and the paired test; max(0, nan) must not make it [0, 1]."""
+    res = m.auc_delong([1, 0, 0, 0], [0.25, 0.1, 0.2, 0.3])
+    assert res.auc == pytest.approx(2 / 3)
+    assert np.isnan(res.se) and np.isnan(res.ci_lower) and np.isnan(res.ci_upper)
+    test = m.delong_test([1, 0, 0, 0, 0], [0.25, 0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.2, 0.3, 0.4])
+    assert test.difference == pytest.approx(2 / 4 - 4 / 4)  # 0.25 beats 2 of 4 negatives, 0.5 all
+    assert all(np.isnan(v) for v in (test.se, test.z, test.p_value, test.ci_lower, test.ci_upper))
+
+
+def test_continuous_nri_matches_hmisc(roc_data, proc_ref):
+    """Estimate and its SE (the interval's) as Hmisc::improveProb; the test keeps Pencina's."""
+    from scipy.special import expit
+
+    res = m.nri(roc_data["truth"], expit(roc_data["score1"]), expit(roc_data["score2"]),
+                kind="continuous")
+    assert res.nri == pytest.approx(proc_ref["nri_continuous"], abs=1e-12)
+    assert res.nri_events == pytest.approx(proc_ref["nri_continuous_events"], abs=1e-12)
+    assert res.nri_nonevents == pytest.approx(proc_ref["nri_continuous_nonevents"], abs=1e-12)
+    assert res.se == pytest.approx(proc_ref["nri_continuous_se"], rel=1e-12)
+    assert res.ci_lower == pytest.approx(res.nri - 1.959963984540054 * res.se, rel=1e-12)
+    # the null SE is larger whenever the NRI is not 0, and the z statistic uses it
+    assert res.se_null > res.se
+    assert res.z == pytest.approx(res.nri / res.se_null)
+
+
+def test_nri_se_is_zero_when_every_event_moves_up():
+    truth = [1, 1, 1, 0, 0, 0]
+    res = m.nri(truth, [0.1, 0.2, 0.3, 0.5, 0.5, 0.5], [0.2, 0.3, 0.4, 0.5, 0.5, 0.5],
+                kind="continuous")
+    assert res.nri == pytest.approx(1.0)
+    assert res.se == 0.0 and res.ci_lower == res.ci_upper == pytest.approx(1.0)
+    assert res.se_null == pytest.approx(np.sqrt(1 / 3))  # sqrt((1 + 0) / 3 + 0): Pencina null SE
+
+
+def test_calibration_refuses_constant_outcome_and_flags_separation():
+    with pytest.raises(ModelInputError, match="needs both outcomes; got 0 events in 4 rows"):
+        m.calibration([0, 0, 0, 0], [0.1, 0.2, 0.3, 0.4])
+    sep = m.calibration([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4])
+    assert sep.slope == np.inf and np.isnan(sep.slope_ci_lower) and np.isnan(sep.slope_ci_upper)
+    assert m.calibration([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4]).slope == -np.inf
+    flat = m.calibration([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5])
+    assert np.isnan(flat.slope) and flat.intercept == pytest.approx(0.0, abs=1e-8)
+
+
+def test_wilson_limits_are_exact_at_the_boundaries():
+    assert m.wilson_ci(10, 10)[1] == 1.0
+    assert m.wilson_ci(0, 10)[0] == 0.0
+    lo, hi = m.wilson_ci(10, 10)
+    assert lo == pytest.approx(0.7225, abs=5e-5)  # Newcombe (1998) Table I, 10/10

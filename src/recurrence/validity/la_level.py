@@ -44,11 +44,13 @@ class Overdispersion:
     Attributes
     ----------
     target
-        The pooled proportion (sum of numerators / sum of denominators), proportion scale.
+        The benchmark proportion: the pooled proportion (sum of numerators / sum of
+        denominators) unless one was given; proportion scale.
     phi
         Multiplicative overdispersion factor: mean of the winsorised squared z-scores (1 = none).
     chi2, df, p_value
-        The test of no overdispersion: ``n_units * phi`` against chi-squared on ``n_units - 1``.
+        The test of no overdispersion: ``n_units * phi`` against chi-squared on ``n_units - 1``
+        (``n_units`` for a target given from outside).
     tau2
         Additive between-LA variance on the proportion scale (0 when ``phi`` suggests none).
     tau
@@ -89,7 +91,10 @@ def overdispersion(
         Counts per LA; LAs with a zero or missing denominator or a missing numerator are left
         out (the caller decides whether to report them).
     target
-        The benchmark proportion; by default the pooled proportion of the LAs used.
+        The benchmark proportion; by default the pooled proportion of the LAs used. The test
+        of ``k phi`` has ``k - 1`` degrees of freedom for the pooled target and ``k`` for a
+        target given from outside (Spiegelhalter 2005), and ``tau2``'s moment estimator
+        changes to match.
     winsorise
         Fraction winsorised in each tail of the z-scores before ``phi`` is estimated
         (Spiegelhalter 2005 uses 10%).
@@ -109,9 +114,15 @@ def overdispersion(
     zw = _winsorise(z, winsorise)
     phi = float(np.mean(zw**2))
     chi2 = k * phi
-    df = k - 1
     w = 1 / s2
-    denom = w.sum() - (w**2).sum() / w.sum()
+    if target is None:
+        # The target is the pooled proportion, estimated from the same LAs: one df is spent.
+        df = k - 1
+        denom = w.sum() - (w**2).sum() / w.sum()
+    else:
+        # A target fixed from outside: E[sum w (y/n - p0)^2] = k + tau^2 sum w.
+        df = k
+        denom = w.sum()
     tau2 = max(0.0, (chi2 - df) / denom)
     return Overdispersion(p0, phi, chi2, df, float(stats.chi2.sf(chi2, df)), float(tau2),
                           float(np.sqrt(tau2)), k)

@@ -85,7 +85,10 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    # At k = 0 (k = n) the lower (upper) limit is exactly 0 (1); rounding would miss it.
+    lower = 0.0 if successes == 0 else max(0.0, centre - half)
+    upper = 1.0 if successes == n else min(1.0, centre + half)
+    return (float(lower), float(upper))
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,9 @@ def auc_delong(truth: ArrayLike, score: ArrayLike, level: float = 0.95) -> AUCRe
 
     Higher scores are taken to indicate the positive class (pROC ``direction = "<"``); a
     binary flag is a score with two values, whose AUC is (sensitivity + specificity) / 2.
-    The interval is ``auc -/+ z * se`` truncated to [0, 1], as ``pROC::ci.auc``.
+    The interval is ``auc -/+ z * se`` truncated to [0, 1], as ``pROC::ci.auc``. With a single
+    positive or a single negative the DeLong variance is undefined: SE and limits are NaN (as
+    pROC's ``NA``), not a [0, 1] interval.
     """
     t = _binary(truth)
     s = _scores(score, t.size)
@@ -246,8 +251,12 @@ def auc_delong(truth: ArrayLike, score: ArrayLike, level: float = 0.95) -> AUCRe
     se = float(np.sqrt(var)) if var >= 0 else float("nan")
     z = _z(level)
     auc = float(aucs[0])
-    return AUCResult(auc, se, max(0.0, auc - z * se), min(1.0, auc + z * se),
-                     int(t.sum()), int((~t).sum()))
+    if np.isnan(se):
+        # max(0.0, nan) is 0.0 in Python: the limits must be set, not truncated
+        lo = hi = float("nan")
+    else:
+        lo, hi = max(0.0, auc - z * se), min(1.0, auc + z * se)
+    return AUCResult(auc, se, lo, hi, int(t.sum()), int((~t).sum()))
 
 
 @dataclass(frozen=True)
@@ -271,7 +280,8 @@ def delong_test(
 
     Returns the difference ``auc1 - auc2`` (AUC scale), its standard error from the joint
     DeLong covariance, the z statistic, the two-sided p-value and a normal interval of the
-    difference. Equal to ``pROC::roc.test(r1, r2, method = "delong", paired = TRUE)``.
+    difference. Equal to ``pROC::roc.test(r1, r2, method = "delong", paired = TRUE)``. With a
+    single positive or negative the variance is undefined and SE, z, p and limits are NaN.
     """
     t = _binary(truth)
     s = np.vstack([_scores(score1, t.size, "score1"), _scores(score2, t.size, "score2")])
@@ -279,6 +289,11 @@ def delong_test(
     cov = _delong_cov(vp, vn)
     diff = float(aucs[0] - aucs[1])
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    zc = _z(level)
+    if not np.isfinite(var):
+        # One positive or one negative: the DeLong variance is undefined (pROC gives NaN).
+        nan = float("nan")
+        return DeLongTest(float(aucs[0]), float(aucs[1]), diff, nan, nan, nan, nan, nan)
     se = float(np.sqrt(var)) if var > 0 else 0.0
     if se > 0:
         zstat = diff / se
@@ -286,7 +301,6 @@ def delong_test(
     else:
         # Identical rankings: no difference and no variance.
         zstat, p = (0.0, 1.0) if diff == 0 else (float(np.sign(diff) * np.inf), 0.0)
-    zc = _z(level)
     return DeLongTest(float(aucs[0]), float(aucs[1]), diff, se, float(zstat), p,
                       diff - zc * se, diff + zc * se)
 
@@ -326,10 +340,18 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
     The intercept is from ``logit P(y) = a + offset(logit p)`` (0 = predictions right on
     average); the slope from ``logit P(y) = a + b logit p`` (1 = spread right). Predictions are
     clipped to [1e-8, 1 - 1e-8] before the logit, so a 0/1 flag gives a very large logit and a
-    slope near 0: calibration is only meaningful for probabilities.
+    slope near 0: calibration is only meaningful for probabilities. A constant outcome raises
+    :class:`~recurrence.errors.ModelInputError`; predictions that separate the outcomes give a
+    slope of ``+inf`` (``-inf`` if reversed) with NaN limits, and a single predicted value a
+    NaN slope.
     """
     t = _binary(truth).astype(float)
     p = _scores(prob, t.size, "prob")
+    n_events = int(t.sum())
+    if n_events in (0, t.size):
+        raise ModelInputError(
+            f"calibration needs both outcomes; got {n_events} events in {t.size} rows"
+        )
     lp = _logit(p)
     z = _z(level)
     ones = np.ones((t.size, 1))
@@ -340,6 +362,16 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
         m1 = sm.GLM(t, np.column_stack([ones, lp]), family=sm.families.Binomial()).fit()
     a, sa = float(m0.params[0]), float(m0.bse[0])
     b, sb = float(m1.params[1]), float(m1.bse[1])
+    events, others = lp[t == 1], lp[t == 0]
+    nan = float("nan")
+    if np.ptp(lp) == 0:
+        # One predicted value for everyone: no slope to estimate.
+        return Calibration(a, a - z * sa, a + z * sa, nan, nan, nan)
+    if events.min() >= others.max() or events.max() <= others.min():
+        # The predictions separate the outcomes: the slope's maximum-likelihood estimate is
+        # infinite, and the number statsmodels stops at means nothing.
+        b = float("inf") if events.min() >= others.max() else float("-inf")
+        return Calibration(a, a - z * sa, a + z * sa, b, nan, nan)
     return Calibration(a, a - z * sa, a + z * sa, b, b - z * sb, b + z * sb)
 
 
@@ -378,7 +410,9 @@ class NRIResult:
     """Net reclassification improvement of a new rule over an old one (proportion scale).
 
     ``nri = nri_events + nri_nonevents``, each a difference of proportions (-1 to 1; the total
-    runs from -2 to 2). ``se`` is Pencina et al.'s (2008) large-sample standard error.
+    runs from -2 to 2). ``se`` is the standard error of the estimate (used for the interval);
+    ``se_null`` the one under no improvement (Pencina et al. 2008, used for ``z`` and the
+    p-value).
     """
 
     kind: str
@@ -386,6 +420,7 @@ class NRIResult:
     nri_events: float
     nri_nonevents: float
     se: float
+    se_null: float
     z: float
     p_value: float
     ci_lower: float
@@ -420,9 +455,14 @@ def nri(
 
     Notes
     -----
-    Events moving up and non-events moving down count as improvements. The standard error is
-    ``sqrt((p_up,e + p_down,e) / n_e + (p_up,ne + p_down,ne) / n_ne)`` (Pencina et al. 2008,
-    section 3.2), which treats up and down moves as a McNemar-type comparison.
+    Events moving up and non-events moving down count as improvements. The test of no
+    improvement uses Pencina et al.'s (2008, section 3.2) McNemar-type standard error
+    ``se_null = sqrt((p_up,e + p_down,e) / n_e + (p_up,ne + p_down,ne) / n_ne)``, which holds
+    when up and down moves are equally likely. The interval uses the standard error of the
+    estimate, ``se = sqrt(sum over events and non-events of (p_up + p_down - (p_up - p_down)^2)
+    / n)``, the multinomial variance of each difference of proportions (as
+    ``Hmisc::improveProb``'s ``se.nri``): ``se_null`` overstates it when the NRI is not 0 (if
+    every event moves up, the events' part has no variance at all).
     """
     check_literal("kind", kind, NRI_KINDS)
     t = _binary(truth)
@@ -447,11 +487,12 @@ def nri(
     nri_e = float(pue - pde)
     nri_n = float(pdn - pun)
     total = nri_e + nri_n
-    se = float(np.sqrt((pue + pde) / ne + (pun + pdn) / nn))
-    zstat = total / se if se > 0 else 0.0
-    p = float(2 * stats.norm.sf(abs(zstat))) if se > 0 else 1.0
+    se_null = float(np.sqrt((pue + pde) / ne + (pun + pdn) / nn))
+    se = float(np.sqrt((pue + pde - (pue - pde) ** 2) / ne + (pun + pdn - (pun - pdn) ** 2) / nn))
+    zstat = total / se_null if se_null > 0 else 0.0
+    p = float(2 * stats.norm.sf(abs(zstat))) if se_null > 0 else 1.0
     zc = _z(level)
-    return NRIResult(kind, total, nri_e, nri_n, se, float(zstat), p, total - zc * se,
+    return NRIResult(kind, total, nri_e, nri_n, se, se_null, float(zstat), p, total - zc * se,
                      total + zc * se)
 
 
