@@ -58,3 +58,26 @@ def test_bad_input(fit) -> None:
     with pytest.raises(ModelInputError, match="must be coded 0/1"):
         standardised_risks(fit, "age")
 
+
+
+def test_margins_of_a_fit_with_an_offset_match_r() -> None:
+    """Every predicted risk includes the fit's offset (R: plogis(X b + off), tests/r)."""
+    d = data("glm_la.csv").assign(off=lambda x: (x["age"] - 10) / 20)
+    res = logit(d, outcome="y", covariates=COV, offset="off")
+    np.testing.assert_allclose(res.params, glm_ref("la_offset", "estimate")[res.params.index],
+                               rtol=1e-6)
+    est, se = glm_ref("la_margins_offset", "estimate"), glm_ref("la_margins_offset", "se")
+    ame = average_marginal_effects(res)
+    np.testing.assert_allclose(ame.params, est[COV], rtol=1e-6)
+    np.testing.assert_allclose(ame.se(), se[COV], rtol=1e-6)
+    s = standardised_risks(res, "female")
+    np.testing.assert_allclose(
+        s["estimate"].to_numpy(),
+        [est["risk1"], est["risk0"], est["rd"], np.exp(est["log_rr"])], rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        s["std_error"].to_numpy(), [se["risk1"], se["risk0"], se["rd"], se["log_rr"]], rtol=1e-6
+    )
+    # predictions carry the offset: the fit's own rows and new data through its column
+    np.testing.assert_allclose(res.predict(), res.fitted, rtol=1e-12)
+    np.testing.assert_allclose(res.predict(d), res.fitted, rtol=1e-12)

@@ -36,7 +36,7 @@ Covariance options (``cov_type``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -277,6 +277,8 @@ class LogitResults(ModelResults):
     response: np.ndarray | None = field(default=None, repr=False, compare=False)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     fitted: np.ndarray | None = field(default=None, repr=False, compare=False)
+    offset: np.ndarray | None = field(default=None, repr=False, compare=False)
+    offset_column: str | None = None
 
     def design_for(self, data: pd.DataFrame) -> np.ndarray:
         """Design matrix of new ``data`` with the columns of the fit (absent dummies are 0)."""
@@ -289,13 +291,22 @@ class LogitResults(ModelResults):
     ) -> np.ndarray:
         """Predicted probabilities (``kind="response"``) or linear predictors (``"link"``).
 
-        With ``data=None`` the fitted values of the rows used in the fit.
+        With ``data=None`` the fitted values of the rows used in the fit. A fit with an offset
+        adds it: its own for ``data=None``, the ``offset_column`` of new ``data`` otherwise.
         """
         check_literal("kind", kind, ("response", "link"))
         X = self.design if data is None else self.design_for(data)
         if X is None:
             raise ModelInputError("these results hold no design; pass data")
         eta = X @ self.params.to_numpy()
+        if data is None and self.offset is not None:
+            eta = eta + self.offset
+        elif data is not None and self.offset is not None:
+            if self.offset_column is None:
+                raise ModelInputError(
+                    "this fit has an offset but no offset column: predict on new data needs one"
+                )
+            eta = eta + data[self.offset_column].to_numpy(dtype=float)
         return eta if kind == "link" else _linkinv(eta, self.link)
 
 
@@ -424,6 +435,7 @@ def logit_arrays(
         response=y,
         weights=weights,
         fitted=fit.mu,
+        offset=offset,
     )
 
 
@@ -480,7 +492,7 @@ def logit(
     w = None if weights is None else data[weights].to_numpy(dtype=float)
     off = None if offset is None else data[offset].to_numpy(dtype=float)
     cl = None if cluster is None else data[cluster].to_numpy()
-    return logit_arrays(
+    res = logit_arrays(
         design.X,
         y,
         design.names,
@@ -492,3 +504,4 @@ def logit(
         outcome=outcome,
         covariates=list(covariates) if not isinstance(covariates, str) else [covariates],
     )
+    return res if offset is None else replace(res, offset_column=offset)

@@ -17,7 +17,8 @@ quantities on the **probability scale** (identity):
 Standard errors are by the delta method, ``J V J'`` with ``J`` the analytic Jacobian with respect
 to the coefficients and ``V`` the fit's covariance (so a cluster-robust fit gives cluster-robust
 margins). The risk ratio's SE and interval are on the log scale. Only the logit link is
-supported. Rows are weighted by the fit's prior weights when it has them.
+supported. Rows are weighted by the fit's prior weights when it has them, and the fit's offset
+(if any) is part of every row's linear predictor.
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ from recurrence.models.base import ModelResults
 from recurrence.models.logistic import LogitResults
 
 
-def _check(res: LogitResults) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _check(
+    res: LogitResults,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(res, LogitResults) or res.design is None:
         raise ModelInputError("margins need LogitResults from logit() or firth_logit()")
     if res.link != "logit":
         raise ModelInputError(f"margins support the logit link only; this fit uses {res.link}")
     X = res.design
     w = np.ones(len(X)) if res.weights is None else res.weights
-    return X, res.params.to_numpy(), res.cov.to_numpy(), w / w.sum()
+    off = np.zeros(len(X)) if res.offset is None else res.offset
+    return X, res.params.to_numpy(), res.cov.to_numpy(), w / w.sum(), off
 
 
 def _siblings(names: list[str], j: int) -> list[int]:
@@ -52,7 +56,9 @@ def _siblings(names: list[str], j: int) -> list[int]:
     return [k for k, n in enumerate(names) if k != j and n.startswith(stem + "[T.")]
 
 
-def _contrast(X: np.ndarray, beta: np.ndarray, w: np.ndarray, j: int, sib: list[int]):
+def _contrast(
+    X: np.ndarray, beta: np.ndarray, w: np.ndarray, off: np.ndarray, j: int, sib: list[int]
+):
     """Mean risk with column j set to 1 and to 0 (siblings 0), and their gradients."""
     X1 = X.copy()
     X0 = X.copy()
@@ -61,8 +67,8 @@ def _contrast(X: np.ndarray, beta: np.ndarray, w: np.ndarray, j: int, sib: list[
     for k in sib:
         X1[:, k] = 0.0
         X0[:, k] = 0.0
-    p1 = special.expit(X1 @ beta)
-    p0 = special.expit(X0 @ beta)
+    p1 = special.expit(X1 @ beta + off)
+    p0 = special.expit(X0 @ beta + off)
     g1 = (w * p1 * (1 - p1)) @ X1
     g0 = (w * p0 * (1 - p0)) @ X0
     return float(w @ p1), float(w @ p0), g1, g0
@@ -77,13 +83,13 @@ def average_marginal_effects(
     mean derivative. Returns :class:`ModelResults` with ``scale="identity"`` (so the ``exp_``
     columns of ``tidy()`` carry no meaning here).
     """
-    X, beta, V, w = _check(res)
+    X, beta, V, w, off = _check(res)
     names = list(res.params.index)
     terms = [n for n in names if n != "(Intercept)"] if terms is None else list(terms)
     unknown = [t for t in terms if t not in names]
     if unknown:
         raise ModelInputError(f"terms not in the model: {', '.join(unknown)}")
-    p = special.expit(X @ beta)
+    p = special.expit(X @ beta + off)
     v = p * (1 - p)
     est = []
     jac = []
@@ -91,7 +97,7 @@ def average_marginal_effects(
         j = names.index(t)
         col = X[:, j]
         if np.isin(col, (0.0, 1.0)).all():
-            r1, r0, g1, g0 = _contrast(X, beta, w, j, _siblings(names, j))
+            r1, r0, g1, g0 = _contrast(X, beta, w, off, j, _siblings(names, j))
             est.append(r1 - r0)
             jac.append(g1 - g0)
         else:
@@ -126,14 +132,14 @@ def standardised_risks(res: LogitResults, exposure: str, level: float = 0.95) ->
         row), ``ci_lower``, ``ci_upper`` (the risk ratio's interval exponentiated from the log
         scale).
     """
-    X, beta, V, w = _check(res)
+    X, beta, V, w, off = _check(res)
     names = list(res.params.index)
     if exposure not in names:
         raise ModelInputError(f"exposure {exposure} is not a term of the model")
     j = names.index(exposure)
     if not np.isin(X[:, j], (0.0, 1.0)).all():
         raise ModelInputError(f"exposure {exposure} must be coded 0/1 for standardised risks")
-    r1, r0, g1, g0 = _contrast(X, beta, w, j, _siblings(names, j))
+    r1, r0, g1, g0 = _contrast(X, beta, w, off, j, _siblings(names, j))
     J = np.vstack([g1, g0, g1 - g0, g1 / r1 - g0 / r0])
     se = np.sqrt(np.diag(J @ V @ J.T))
     z = float(stats.norm.ppf(0.5 + level / 2))
