@@ -181,3 +181,22 @@ def test_batched_fit_gives_the_one_at_a_time_replicates(serial: pd.DataFrame) ->
     pd.testing.assert_frame_equal(serial[cols], ref[cols], check_exact=True)
     for c in ("estimate", "se", "ci_lower", "ci_upper", "p_value"):
         np.testing.assert_allclose(serial[c], ref[c], rtol=1e-12, atol=1e-13)
+
+
+def test_ratio_scale_power_without_p_values_tests_a_ratio_of_one() -> None:
+    """Wald p-values come from the log scale: under the null the rejection rate is ~alpha."""
+    from recurrence.effects.ademp import performance_table
+
+    rng = np.random.default_rng(4)
+    n = 2000
+    reps = pd.DataFrame({
+        "dgm": "null", "method": "m", "estimand": "x", "estimate": rng.normal(0, 0.2, n),
+        "se": 0.2, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan, "converged": True,
+    })
+    study = Study("t", (DGM("null", binary_exposure_logistic, {}, {"x": 0.0}),),
+                  (Method("m", fit_study_model),), n_reps=n, seed=1)
+    log_scale = performance_table(reps, study).iloc[0]
+    ratio = performance_table(reps, study, ratio_scale=True).iloc[0]
+    assert ratio["power"] == log_scale["power"]  # the same Wald test, made before moving
+    assert abs(ratio["power"] - 0.05) < 4 * np.sqrt(0.05 * 0.95 / n)
+    assert ratio["true_value"] == 1.0

@@ -553,7 +553,8 @@ def performance_table(
     ratio_scale
         ``True`` (all estimands) or a list of estimand names whose log-scale estimates are moved
         to the ratio scale first (:func:`recurrence.effects.performance.to_ratio_scale`); the
-        truth is exponentiated too and power uses the methods' own p-values.
+        truth is exponentiated too and power uses the methods' own p-values, or Wald p-values
+        computed on the log scale when a method gives none.
 
     Returns
     -------
@@ -573,6 +574,13 @@ def performance_table(
         lo, hi = g["ci_lower"].to_numpy(float), g["ci_upper"].to_numpy(float)
         pv = g["p_value"].to_numpy(float)
         if estimand in ratio:
+            if not np.isfinite(pv).any():
+                # Wald p-values of "no effect" on the log scale, before moving: on the ratio
+                # scale estimate / se would test a ratio of 0, not 1.
+                from scipy import special
+
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    pv = 2 * special.ndtr(-np.abs(est / se))
             moved = to_ratio_scale(est, se, lo, hi)
             est, se, lo, hi = moved["estimate"], moved["se"], moved["ci_lower"], moved["ci_upper"]
             theta = math.exp(theta)

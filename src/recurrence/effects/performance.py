@@ -18,8 +18,9 @@ power (rejection rate)        ``mean(p_i <= alpha)``                 ``sqrt(Powe
 ============================  =====================================  ==========================================
 
 ``var(s_i^2)`` is the sample variance (denominator ``n - 1``) of the squared model SEs. The
-non-convergence rate is the share of all replicates whose fit failed; the other measures use the
-replicates that converged (``n`` above), as Morris et al. recommend reporting both.
+non-convergence rate is the share of all replicates whose fit failed (no finite estimate, or no
+finite SE when SEs are given); the other measures use the replicates that converged (``n``
+above), as Morris et al. recommend reporting both.
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ def performance(
         Two-sided p-values for the null of no effect; when absent but ``se`` is given, Wald
         p-values of ``estimate / se`` (only meaningful on a scale where the null is 0).
     converged
-        Boolean per replicate; replicates with ``False`` (or a non-finite estimate) count as
-        non-converged and are left out of the other measures.
+        Boolean per replicate; replicates with ``False`` (or a non-finite estimate, or a
+        non-finite SE when ``se`` is given) count as non-converged and are left out of the
+        other measures. A fit that returns an estimate without a usable SE is treated as a
+        failed fit, so that every measure uses the same replicates.
     alpha
         Level for power (rejection rate) and for the default Wald intervals.
     """
