@@ -78,6 +78,10 @@ def test_real_data_reliability_and_overdispersion(shared_dir):
     _, od, year = la_stats.latest_funnel(panel)
     assert year == 2025
     assert od.p_value < 0.05 and od.phi > 1
+    # Both D3 counts suppressed: no percentage (the midpoint would make it 3 / 3 = 100%).
+    both_c = panel["cpp_starts"].eq(la_stats.SUPPRESSED_MIDPOINT) & panel["imputed_cells"].gt(0)
+    assert both_c.sum() >= 5 and panel.loc[both_c, "repeat_percent"].isna().all()
+    assert panel["repeat_percent"].max() < 100
     corr = la_stats.correlations(panel).set_index(["covariate", "scope"])
     # Across LAs, repeat plans go with re-referrals (the convergent-validity check).
     assert corr.loc[("rereferral_percent", "la_means"), "ci_lower"] > 0

@@ -26,7 +26,9 @@ panel and measures
 Suppressed counts. A ``c`` cell is a count of 1 to 5. Dropping such cells would drop exactly the
 LAs with few long plans or few repeat plans and bias the shares upwards, so by default a ``c``
 count is set to 3, the midpoint (``suppressed="midpoint"``), and every imputed cell is counted in
-the output; ``suppressed="missing"`` drops them instead. ``x``, ``z`` and ``u`` are always
+the output; ``suppressed="missing"`` drops them instead. A rate whose *denominator* is a ``c``
+cell is always missing: the midpoint would make a suppressed 1-5 repeat plans out of a
+suppressed 1-5 plan starts 3 / 3 = 100%, whatever the truth. ``x``, ``z`` and ``u`` are always
 missing. Percentages are recomputed from the counts (the published ones are rounded to 0.1).
 LAs created or abolished by reorganisations (:func:`recurrence.dfe.loader.la_changes`) are
 separate units with their own codes.
@@ -64,6 +66,15 @@ COVARIATES: dict[str, str] = {
     "substance_per100": "parental alcohol (1B) + drug (2B) misuse mentions per 100 episodes (C3)",
 }
 """Convergent-validity covariates and their definitions (units in the text)."""
+
+
+_DENOMINATORS: dict[str, tuple[str, ...]] = {
+    "cpp_starts": ("repeat_percent", "cpp_starts_per_10k"),
+    "referrals": ("rereferral_percent",),
+    "cpp_at31": ("long_plan_percent",),
+    "episodes_with_factors": ("domestic_abuse_per100", "mental_health_per100", "substance_per100"),
+}
+"""Count columns that divide, and the rates left missing when that count was a ``c`` cell."""
 
 
 def _count(table: DfETable, column: str, suppressed: Suppressed) -> tuple[pd.Series, pd.Series]:
@@ -111,6 +122,8 @@ def la_panel(dfe_dir: str | os.PathLike[str], suppressed: Suppressed = "midpoint
         for src, dst in cols.items():
             frame[dst], was_imputed = _count(table, src, suppressed)
             imputed += was_imputed.astype(int)
+            if dst in _DENOMINATORS:
+                frame[f"{dst}__imputed"] = was_imputed
         frame[f"imputed_{name}"] = imputed
         pieces.append(frame.set_index(["la_code", "year"]))
         changes.append(la_changes(table))
@@ -131,6 +144,11 @@ def la_panel(dfe_dir: str | os.PathLike[str], suppressed: Suppressed = "midpoint
                  "domestic_abuse_per100", "mental_health_per100", "substance_per100",
                  "cpp_starts_per_10k"]
     panel[rate_cols] = panel[rate_cols].replace([np.inf, -np.inf], np.nan)
+    # A rate whose denominator is an imputed 1-5 is not a rate: with both counts suppressed
+    # the midpoint gives 3 / 3 = 100% whatever the truth (20-100%). Counts keep the midpoint.
+    for den, rates in _DENOMINATORS.items():
+        flag = panel.pop(f"{den}__imputed").astype("boolean").fillna(False).to_numpy(bool)
+        panel.loc[flag, list(rates)] = np.nan
     imp_cols = [c for c in panel.columns if c.startswith("imputed_")]
     panel["imputed_cells"] = panel[imp_cols].fillna(0).sum(axis=1).astype(int)
     panel = panel.drop(columns=imp_cols)
