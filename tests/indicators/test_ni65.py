@@ -31,6 +31,7 @@ History starting 2007-01-01 hides A's 2005 plan: same LA children 2/6.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -243,3 +244,31 @@ def test_variant_orderings(plans):
     m = merged(ni65(t, counting="occasions", scope="any_la"), d3_repeat_plans(t))
     assert (m["n_previous_plan"] == m["cpp_subsequent"]).all()
     assert (m["n_becoming_subject"] == m["cpp_start"]).all()
+
+
+def test_history_start_keeps_plans_open_on_that_date():
+    """A census beginning 1 April 2008 returns G's plan, open then, with its 2007 start."""
+    tables = build(plans=[("G", "201", "2007-06-01", "2008-12-01", 0),
+                          ("G", "201", "2010-01-01", None, 1),
+                          ("K", "201", "2006-01-01", "2007-01-01", 0),
+                          ("K", "201", "2009-10-01", None, 1)])
+    out = ni65(tables, history_start="2008-04-01")
+    row2010 = out[out["year"] == 2010].iloc[0]
+    # G's earlier plan is seen (open on 1 April 2008); K's ended before and is not
+    assert (row2010["n_becoming_subject"], row2010["n_previous_plan"]) == (2, 1)
+    seen = repeat_cpps(tables, history_start="2008-04-01")
+    assert sorted(seen["cpp_start_date"].dt.strftime("%Y-%m-%d")) == [
+        "2007-06-01", "2009-10-01", "2010-01-01"]
+
+
+def test_history_years_start_at_the_first_census_year():
+    """Returns carry open cases with old referral dates; the data still begin at the census."""
+    tables = build(plans=[("H", "201", "2001-05-01", None, 0),
+                          ("J", "201", "2009-06-01", None, 0)])
+    without = ni65(tables)
+    assert without.loc[without["year"] == 2010, "history_years"].iloc[0] > 7
+    eps = tables.cin_episodes.assign(census_year=pd.array([2009] * len(tables.cin_episodes),
+                                                          dtype="Int64"))
+    with_census = ni65(replace(tables, cin_episodes=eps))
+    assert with_census.loc[with_census["year"] == 2010, "history_years"].iloc[0] == (
+        pytest.approx(365 / 365.25))

@@ -51,17 +51,33 @@ Counting = Literal["children", "occasions"]
 
 
 def data_start_by_la(tables: CINTables, history_start: object | None = None) -> pd.Series:
-    """Earliest date each LA's records cover (first referral or plan start), as a Series by LA.
+    """Date from which each LA's records are complete, as a Series by LA.
 
-    With ``history_start`` the result is at least that date.
+    When every episode of an LA carries its ``census_year`` (data read from census returns or
+    NPD extracts), the records are complete from 1 April of the first census year: a return
+    also holds the cases open on 1 April with their earlier referral and plan dates, so the
+    earliest date in the data would overstate the history (an episode referred in 2001 and
+    still open in 2008-09 does not mean the data hold 2001-2008). Otherwise (the synthetic
+    generator's pre-census years have no census year) it is the earliest referral or plan
+    start. With ``history_start`` the result is at least that date.
     """
+    ep = tables.cin_episodes
     dates = pd.concat(
         [
-            tables.cin_episodes[["la_code", "cin_referral_date"]].set_axis(["la_code", "d"], axis=1),
+            ep[["la_code", "cin_referral_date"]].set_axis(["la_code", "d"], axis=1),
             tables.cpps[["la_code", "cpp_start_date"]].set_axis(["la_code", "d"], axis=1),
         ]
     )
     first = dates.groupby("la_code")["d"].min()
+    by_la = ep.groupby("la_code")["census_year"]
+    complete = by_la.count() == by_la.size()
+    first_census = by_la.min()[complete & (by_la.count() > 0)].astype("int64")
+    if len(first_census):
+        census_start = pd.to_datetime(
+            pd.DataFrame({"year": first_census - 1, "month": 4, "day": 1})
+        )
+        census_start.index = first_census.index
+        first.loc[census_start.index] = census_start
     if history_start is not None:
         floor = as_timestamp(history_start, "history_start")
         first = first.where(first >= floor, floor)

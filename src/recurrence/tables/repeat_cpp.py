@@ -33,11 +33,18 @@ PLAN_ID_COLUMNS = ["child_key", "la_code", "la_child_id", "cin_referral_date", "
 
 
 def plans_in_history(tables: CINTables, history_start: object | None = None) -> pd.DataFrame:
-    """Return the ``cpps`` table restricted to plans starting on or after ``history_start``."""
+    """Return the ``cpps`` table as data beginning at ``history_start`` would hold it.
+
+    A census that begins on ``history_start`` returns the plans that start on or after it and
+    also the plans still open then (no end date, or an end on or after it), with their earlier
+    start dates: only plans that had ended before ``history_start`` are unseen.
+    """
     cpps = tables.cpps
     if history_start is not None:
         start = as_timestamp(history_start, "history_start")
-        cpps = cpps.loc[cpps["cpp_start_date"] >= start]
+        end = cpps["cpp_end_date"]
+        seen = (cpps["cpp_start_date"] >= start) | end.isna() | (end >= start)
+        cpps = cpps.loc[seen]
     return cpps.reset_index(drop=True)
 
 
@@ -49,8 +56,9 @@ def repeat_cpps(tables: CINTables, *, history_start: object | None = None) -> pd
     tables
         A CIN dataset; uses ``cpps`` only.
     history_start
-        Optional date: plans starting before it are treated as unseen (dropped from the history
-        and from the output), to emulate data that begin later (left truncation).
+        Optional date: plans that had ended before it are treated as unseen (dropped from the
+        history and from the output), to emulate data that begin later (left truncation);
+        plans open on that date stay, as a census beginning then would return them.
 
     Returns
     -------
