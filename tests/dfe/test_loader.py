@@ -102,3 +102,19 @@ def test_real_files_load_and_show_the_reorganisations(shared_dir):
     assert nat.loc[2025, "CPP_subsequent_percent"] == pytest.approx(24.5)
     symbols = set(t.suppression_counts()["symbol"])
     assert symbols == {"c", "x", "z", "u"}
+
+
+def test_six_digit_periods_end_in_their_second_year(tmp_path):
+    """EES ``202425`` (financial year 2024-25) is the year ending 31 March 2025."""
+    text = (FIXTURES / "d3_cpps_subsequent_plan_2020_to_2023.csv").read_text().splitlines()
+    six = [text[0]] + [
+        ("201920" + line[4:]) if line.startswith("2020,") else line for line in text[1:]
+    ]
+    path = tmp_path / "d3_cpps_subsequent_plan_2020_to_2023.csv"
+    path.write_text("\n".join(six) + "\n")
+    four = read_ees_csv(FIXTURES / "d3_cpps_subsequent_plan_2020_to_2023.csv", "d3")
+    got = read_ees_csv(path, "d3")
+    np.testing.assert_array_equal(got.ids["year"].to_numpy(), four.ids["year"].to_numpy())
+    path.write_text("\n".join([six[0], "201927" + six[1][6:]]) + "\n")
+    with pytest.raises(InputFileError, match=r"line 2, column time_period: not a year: '201927'"):
+        read_ees_csv(path, "d3")

@@ -152,7 +152,11 @@ def la_panel(dfe_dir: str | os.PathLike[str], suppressed: Suppressed = "midpoint
     imp_cols = [c for c in panel.columns if c.startswith("imputed_")]
     panel["imputed_cells"] = panel[imp_cols].fillna(0).sum(axis=1).astype(int)
     panel = panel.drop(columns=imp_cols)
-    reorganised = set(pd.concat(changes)["la_code"])
+    # Only codes abolished or created by a reorganisation; an ONS code change on the same
+    # boundaries (815, 825, 933) is not one.
+    all_changes = pd.concat(changes)
+    reorganised = set(all_changes.loc[all_changes["change"].isin(["abolished", "created"]),
+                                      "la_code"])
     panel["reorganised"] = panel["la_code"].isin(reorganised)
     return panel
 

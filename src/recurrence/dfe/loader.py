@@ -226,7 +226,7 @@ def read_ees_csv(path: str | os.PathLike[str], name: str | None = None) -> DfETa
         need = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in raw.columns]
         if need:
             raise InputFileError(str(p), f"table {name} lacks columns {', '.join(need)}")
-    years = pd.to_numeric(raw["time_period"].str.strip().str[:4], errors="coerce")
+    years = _year_ending_march(raw["time_period"])
     if years.isna().any():
         row = int(np.flatnonzero(years.isna().to_numpy())[0])
         raise InputFileError(
@@ -308,6 +308,24 @@ def la_years(table: DfETable) -> pd.DataFrame:
             .agg(";".join),
         }
     ).reset_index()
+
+
+def _year_ending_march(period: pd.Series) -> pd.Series:
+    """EES ``time_period`` as the year ending 31 March: ``2025`` as is, ``202425`` to 2025.
+
+    A six-digit period (financial or academic year ``YYYYyy``) ends in its second year; one
+    whose two halves do not follow (``202427``) is not a year (NaN).
+    """
+    text = period.str.strip()
+    four = text.str.fullmatch(r"[0-9]{4}")
+    six = text.str.fullmatch(r"[0-9]{6}")
+    first = pd.to_numeric(text.str[:4], errors="coerce")
+    second = pd.to_numeric(text.str[4:6], errors="coerce")
+    years = pd.Series(np.nan, index=period.index)
+    years[four] = first[four]
+    ok_six = six & ((first + 1) % 100 == second)
+    years[ok_six] = first[ok_six] + 1
+    return years
 
 
 def la_changes(table: DfETable) -> pd.DataFrame:
