@@ -31,7 +31,17 @@ Where the sources disagree, and the variants this module offers
 
 A previous plan is one that started strictly before the new plan (a plan recorded by two LAs on
 the same day is not its own predecessor); the new plan is attributed to the LA and year in which
-it started.
+it started. A transfer between LAs recorded as a plan ending in one and a new plan starting a
+day or more later in the other *is* a previous plan under ``scope="any_la"``: the literal "any
+council" rule counts it as a repeat although the child's protection was continuous. A caller
+who wants transfers excluded should combine ``lookback_years`` with a rule of their own on the
+gap between the plans.
+
+Date arithmetic: look-backs add calendar years (:func:`recurrence.tables._dates.add_years`,
+29 February to 1 March), while the C1 re-referral window adds calendar months and clips to the
+month's end (:func:`recurrence.tables._dates.add_months`: 29 February 2008 plus 12 months is
+28 February 2009, so a referral on 1 March 2009 is outside it). The two rules can differ by one
+day for events on 29 February.
 """
 
 from __future__ import annotations

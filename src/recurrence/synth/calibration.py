@@ -17,6 +17,16 @@ Targets (percentages):
       14.4 / 2.3 (D5);
     - ``plan_starts_per_100_referrals``: 61,840 / 632,830 = 9.77 (D3 and C1).
 
+Which NI 65 the 13% is. The NI handbook (DCSF 2008) defines NI 65 with a previous plan of that
+council "however long ago"; the seed's data annexe says LAs recorded a repeat only when the
+earlier plan in the same LA was "discontinued within the previous 12 months", with each
+occasion counted. The target is fitted as the handbook's definition. Under the seed's reading
+the calibrated ``england-2009`` cohort gives far less: 4.7% of plan starts (occasions, same
+LA, previous plan ended within a year) in 2007-2009 of a 40,000-child cohort (seed 20090331),
+against 12.6% by the handbook's rule (measured with
+:func:`recurrence.validity.bias_sweep.rule_sweep`). Calibrating to the seed's reading would need
+a much higher repeat rate; the sources do not settle which rule produced the published 13%.
+
 Every measure is computed from the *observed* census tables, except NI 65, which needs plans
 before the window ("however long ago") and is computed from ``truth_referrals``. Because the
 process is stationary, the measures are pooled over the last ``pool_years`` census years of the
