@@ -193,3 +193,12 @@ def test_wilson_limits_are_exact_at_the_boundaries():
     lo, hi = m.wilson_ci(10, 10)
     assert hi == 1.0 and m.wilson_ci(0, 10)[0] == 0.0
     assert lo == pytest.approx(0.7225, abs=5e-5)  # Newcombe (1998) Table I, 10/10
+
+
+def test_calibration_table_gives_each_of_few_predicted_values_its_own_bin():
+    prob = np.repeat([0.1, 0.3, 0.6], 10)
+    truth = np.tile([1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 3)
+    for n_bins in (3, 10):
+        tab = m.calibration_table(truth, prob, n_bins=n_bins)
+        assert list(tab["mean_predicted"]) == pytest.approx([0.1, 0.3, 0.6])
+        assert list(tab["n"]) == [10, 10, 10]

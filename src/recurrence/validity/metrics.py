@@ -378,7 +378,8 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
 def calibration_table(truth: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> pd.DataFrame:
     """Observed vs mean predicted risk by groups of predicted risk (deciles by default).
 
-    Bins are quantile groups of ``prob`` (ties kept together, so there may be fewer bins).
+    Bins are quantile groups of ``prob`` (ties kept together, so there may be fewer bins); with
+    no more distinct predicted values than ``n_bins``, each value is its own bin.
     Columns: ``bin``, ``n``, ``mean_predicted``, ``observed`` (proportions), ``observed_ci_lower``,
     ``observed_ci_upper`` (Wilson).
     """
@@ -386,8 +387,13 @@ def calibration_table(truth: ArrayLike, prob: ArrayLike, n_bins: int = 10) -> pd
     p = _scores(prob, t.size, "prob")
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
-    bins = pd.qcut(pd.Series(p).rank(method="min"), n_bins, labels=False, duplicates="drop")
-    codes = np.asarray(bins, dtype=int)
+    values, value_code = np.unique(p, return_inverse=True)
+    if len(values) <= n_bins:
+        # No more distinct predictions than bins: one bin each (quantile cuts would merge some).
+        codes = value_code.astype(int)
+    else:
+        bins = pd.qcut(pd.Series(p).rank(method="min"), n_bins, labels=False, duplicates="drop")
+        codes = np.asarray(bins, dtype=int)
     rows = []
     for b in np.unique(codes):
         idx = np.flatnonzero(codes == b)
