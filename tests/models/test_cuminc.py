@@ -21,6 +21,7 @@ def test_matches_survfit_multistate(dataset: str) -> None:
         exp = r[(r["dataset"] == dataset) & (r["cause"] == cause)].reset_index(drop=True)
         np.testing.assert_array_equal(tab["time"], exp["time"])
         np.testing.assert_array_equal(tab["n_risk"], exp["n_risk"])
+        np.testing.assert_array_equal(tab["n_event"], exp["n_event"])  # unweighted, as R
         np.testing.assert_allclose(tab["estimate"], exp["estimate"], rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(tab["std_err"], exp["std_err"], rtol=1e-8, atol=1e-14)
         np.testing.assert_allclose(tab["lower"], exp["lower"], rtol=1e-8, equal_nan=True)
@@ -51,6 +52,7 @@ def test_weighted_matches_survfit() -> None:
         tab = res.table[res.table["cause"] == cause].reset_index(drop=True)
         exp = r[(r["dataset"] == "cr_weighted") & (r["cause"] == cause)].reset_index(drop=True)
         np.testing.assert_array_equal(tab["n_risk"], exp["n_risk"])
+        np.testing.assert_array_equal(tab["n_event"], exp["n_event"])  # unweighted, as R
         np.testing.assert_allclose(tab["estimate"], exp["estimate"], rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(tab["std_err"], exp["std_err"], rtol=1e-8, atol=1e-14)
         np.testing.assert_allclose(tab["upper"], exp["upper"], rtol=1e-8, equal_nan=True)

@@ -70,3 +70,16 @@ def test_weighted_uses_survfit_variance_rule() -> None:
     b = kaplan_meier(d.loc[d.index.repeat(wi)], time="time", event="status").table
     np.testing.assert_allclose(a["std_err"], b["std_err"], rtol=1e-12)
     np.testing.assert_allclose(a["surv"], b["surv"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", list("abcdefg"))
+def test_median_matches_r_quantile(case: str) -> None:
+    """Including curves exactly 0.5 over an interval, whose midpoint R takes (km_median.csv)."""
+    r = ref("km_median.csv").set_index("case").loc[case]
+    d = pd.DataFrame({"t": [float(v) for v in r["time"].split()],
+                      "e": [int(v) for v in r["event"].split()]})
+    got = kaplan_meier(d, time="t", event="e").median().loc["all"]
+    if pd.isna(r["median"]):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(float(r["median"]), abs=1e-12)

@@ -10,7 +10,8 @@ for (f in c("cr", "cr_ties")) {
   fit <- survfit(Surv(time, state) ~ 1, data = d)
   for (k in 2:3) {
     aj[[length(aj) + 1]] <- data.frame(dataset = f, cause = k - 1, time = fit$time,
-      n_risk = fit$n.risk[, 1], estimate = fit$pstate[, k], std_err = fit$std.err[, k],
+      n_risk = fit$n.risk[, 1], n_event = fit$n.event[, k], estimate = fit$pstate[, k],
+      std_err = fit$std.err[, k],
       lower = fit$lower[, k], upper = fit$upper[, k])
   }
   for (cause in 1:2) {
@@ -32,7 +33,8 @@ d$w <- 1 + (seq_len(nrow(d)) %% 4) / 2
 fit <- survfit(Surv(time, state) ~ 1, data = d, weights = w)
 for (k in 2:3) {
   aj[[length(aj) + 1]] <- data.frame(dataset = "cr_weighted", cause = k - 1, time = fit$time,
-    n_risk = fit$n.risk[, 1], estimate = fit$pstate[, k], std_err = fit$std.err[, k],
+    n_risk = fit$n.risk[, 1], n_event = fit$n.event[, k], estimate = fit$pstate[, k],
+    std_err = fit$std.err[, k],
     lower = fit$lower[, k], upper = fit$upper[, k])
 }
 write.csv(do.call(rbind, aj), "tests/r/ref/cr_aalen_johansen.csv", row.names = FALSE)

@@ -16,4 +16,19 @@ d$w <- 1 + (seq_len(nrow(d)) %% 4) / 2  # case weights 1, 1.5, 2, 2.5
 wt <- survfit(Surv(time, status) ~ 1, data = d, weights = w)
 res <- rbind(all, g0, g1, one(pl, "plain"), one(ll, "log-log"), one(wt, "weighted"))
 write.csv(res, "tests/r/ref/km_reference.csv", row.names = FALSE)
+# Medians, including curves that are exactly 0.5 over an interval (R takes its midpoint).
+cases <- list(a = list(t = c(1, 2, 3, 4), e = c(1, 1, 1, 1)),
+              b = list(t = c(1, 2, 3, 4), e = c(1, 1, 0, 0)),
+              c = list(t = c(1, 2, 3, 4, 5, 6), e = c(1, 1, 1, 0, 1, 1)),
+              d = list(t = c(1, 2, 2, 3, 4), e = c(1, 1, 1, 1, 1)),
+              e = list(t = c(1, 2, 5, 9), e = c(1, 1, 0, 1)),
+              f = list(t = c(1, 2, 3, 3, 4, 4), e = c(1, 1, 1, 0, 1, 0)),
+              g = list(t = c(1, 2, 3), e = c(1, 0, 0)))
+med <- do.call(rbind, lapply(names(cases), function(k) {
+  x <- cases[[k]]
+  q <- unname(quantile(survfit(Surv(x$t, x$e) ~ 1), 0.5)$quantile)
+  data.frame(case = k, time = paste(x$t, collapse = " "), event = paste(x$e, collapse = " "),
+             median = q)
+}))
+write.csv(med, "tests/r/ref/km_median.csv", row.names = FALSE)
 cat("survival", format(packageVersion("survival")), "\n")

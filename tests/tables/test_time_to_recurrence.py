@@ -150,3 +150,29 @@ def test_invariants(tables):
             "plan_end": int(tables.cpps["cpp_end_date"].notna().sum()),
         }[index]
         assert len(out) + sum(out.attrs["excluded_index_events"].values()) == n_index
+
+
+def test_an_expected_birth_date_does_not_beat_a_recorded_one():
+    """LA 201 recorded C before birth (expected 2000-03-20); LA 202 has the birth, 2000-04-10.
+
+    The child turns 18 on 2018-04-10, so the referral of 2018-04-01 (age 17) is a recurrence.
+    """
+    from dataclasses import replace
+
+    t = build(referrals=[("C", "201", "2000-01-15"), ("C", "202", "2017-08-01"),
+                         ("C", "202", "2018-04-01")])
+    ch = t.children.copy()
+    in_201 = ch["la_code"] == "201"
+    ch.loc[in_201, "person_birth_date"] = pd.NaT
+    ch.loc[in_201, "expected_person_birth_date"] = pd.Timestamp("2000-03-20")
+    ch.loc[~in_201, "person_birth_date"] = pd.Timestamp("2000-04-10")
+    t = replace(t, children=ch)
+    out = time_to_recurrence(t, index="referral", outcome="referral", end_of_data="2020-03-31")
+    row = out.loc[out["index_date"] == pd.Timestamp("2017-08-01")].iloc[0]
+    assert (row["event"], row["time"]) == (1, 243)
+    # with no recorded birth date anywhere, the expected date is the fallback
+    ch2 = ch.assign(person_birth_date=pd.NaT)
+    out2 = time_to_recurrence(replace(t, children=ch2), index="referral", outcome="referral",
+                              end_of_data="2020-03-31")
+    row2 = out2.loc[out2["index_date"] == pd.Timestamp("2017-08-01")].iloc[0]
+    assert (row2["event"], row2["censor_reason"]) == (0, "18th_birthday")

@@ -38,7 +38,8 @@ from recurrence.models.km import CONF_TYPES, ConfType, check_times, survfit_conf
 class CumulativeIncidence:
     """Aalen-Johansen estimates: ``table`` with columns ``cause, time, n_risk, n_event,
     estimate, std_err, lower, upper`` (one row per cause and distinct observed time;
-    ``n_risk`` counts subjects and ``n_event`` is weighted, as survfit's multi-state output)."""
+    ``n_risk`` and ``n_event`` count rows, unweighted even with case weights, as survfit's
+    multi-state ``n.risk`` and ``n.event``; the estimates use the weights)."""
 
     table: pd.DataFrame
     conf_type: str
@@ -197,6 +198,8 @@ def aalen_johansen(
     # survfit's multi-state n.risk counts subjects, unweighted, even with case weights.
     n_count = (len(t) - first).astype(float)
     d_k = np.vstack([np.add.reduceat(wt * (st == c), first) for c in causes])
+    # ... and so does its n.event: counts of rows, whatever their weights.
+    n_events = np.vstack([np.add.reduceat((st == c).astype(float), first) for c in causes])
     d = d_k.sum(axis=0)
     lam_k = d_k / n_risk
     lam = d / n_risk
@@ -211,7 +214,7 @@ def aalen_johansen(
         lo, hi = survfit_confint(F[k], se, logse=False, conf_type=conf_type, level=level)
         parts.append(
             pd.DataFrame(
-                {"cause": c, "time": times, "n_risk": n_count, "n_event": d_k[k],
+                {"cause": c, "time": times, "n_risk": n_count, "n_event": n_events[k],
                  "estimate": F[k], "std_err": se, "lower": lo, "upper": hi}
             )
         )

@@ -98,11 +98,28 @@ class SurvivalCurve:
         )
 
     def median(self) -> pd.Series:
-        """Median survival time by group: the first time with ``S(t) <= 0.5`` (NaN if none)."""
+        """Median survival time by group, as R's ``quantile(survfit(...), 0.5)``.
+
+        The first time with ``S(t) <= 0.5`` (NaN if none); where the curve is exactly 0.5 (to
+        ``sqrt(machine epsilon)``, R's tolerance) over an interval, the midpoint of that
+        interval, which ends at the next drop below 0.5 or at the last time of the curve (as
+        the sample median of an even number of times).
+        """
+        tol = float(np.sqrt(np.finfo(float).eps))
         res = {}
         for g, tab in self.table.groupby("group", sort=False):
-            hit = tab.loc[tab["surv"] <= 0.5, "time"]
-            res[g] = float(hit.iloc[0]) if len(hit) else np.nan
+            t, s = tab["time"].to_numpy(float), tab["surv"].to_numpy(float)
+            hit = np.flatnonzero(s <= 0.5 + tol)
+            if not len(hit):
+                res[g] = np.nan
+                continue
+            i = int(hit[0])
+            if abs(s[i] - 0.5) > tol:
+                res[g] = float(t[i])
+                continue
+            below = np.flatnonzero(s[i:] < 0.5 - tol)
+            end = t[i + int(below[0])] if len(below) else t[-1]
+            res[g] = float((t[i] + end) / 2)
         return pd.Series(res, name="median")
 
 

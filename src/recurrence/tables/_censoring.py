@@ -5,8 +5,9 @@ a person under 18), so recurrence is censored at the 18th birthday, at death
 (``person_death_date``), or at the end of the data, whichever comes first.
 
 A child who appears in several LAs has several ``children`` rows sharing one ``child_key``: the
-earliest recorded birth date is used (falling back to ``expected_person_birth_date`` for a child
-recorded before birth) and the earliest death date. A child with no birth date at all is not
+earliest recorded birth date is used and the earliest death date. Only a child with no recorded
+birth date in any LA falls back to the earliest ``expected_person_birth_date`` (a child recorded
+before birth). A child with no birth date at all is not
 censored by age.
 """
 
@@ -30,11 +31,18 @@ def child_censoring(tables: CINTables, end_of_data: pd.Timestamp) -> pd.DataFram
     that appear in other tables but not in ``children`` are censored at ``end_of_data`` only.
     """
     ch = tables.children
-    birth = ch["person_birth_date"].fillna(ch["expected_person_birth_date"])
     g = pd.DataFrame(
-        {"child_key": ch["child_key"], "birth_date": birth, "death_date": ch["person_death_date"]}
+        {
+            "child_key": ch["child_key"],
+            "birth_date": ch["person_birth_date"],
+            "expected": ch["expected_person_birth_date"],
+            "death_date": ch["person_death_date"],
+        }
     ).groupby("child_key", sort=True)
     out = g.min()
+    # The expected date stands in only where no LA recorded an actual birth date: an expected
+    # date given before birth must not beat a real one recorded by another LA.
+    out["birth_date"] = out["birth_date"].fillna(out.pop("expected"))
     keys = pd.Index(
         pd.concat(
             [

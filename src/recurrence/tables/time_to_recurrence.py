@@ -25,9 +25,12 @@ Definitions
   are kept (the data cannot tell them apart) and have ``time`` 1.
 - An event on the censoring date itself counts as an event.
 
-This is the outcome of the re-referral and re-registration survival analyses the seed reviews
-(C4EO 2010, section 4: time to re-referral, re-registration) and of Goldacre et al. (2025,
-*Children and Youth Services Review* 169, 108113: re-referral after case closure, censored).
+The seed (C4EO 2010) reports recurrence as fixed-window risks: re-reports within 60 days
+(section 4, e.g. Fuller and Wells 2003) and repeat referrals within 12 months (data annexe); it
+does not analyse time to recurrence. This table gives the time-to-event form of those outcomes,
+as used by Goldacre et al. (2025, *Children and Youth Services Review* 169, 108113: re-referral
+after case closure, censored); a fixed-window risk is its event indicator with ``time`` at most
+the window.
 """
 
 from __future__ import annotations

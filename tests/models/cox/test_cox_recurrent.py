@@ -35,7 +35,7 @@ def test_event_number_and_gap_times_match_the_generator(rec) -> None:
     shuffled = rec.sample(frac=1.0, random_state=1)  # order must not matter
     n = event_number(shuffled, id="id", start="start", event="event")
     np.testing.assert_array_equal(n.clip(upper=4).loc[rec.index], rec["enum"])
-    a, b = gap_times(shuffled, id="id", start="start", stop="stop", number=n)
+    a, b = gap_times(shuffled, id="id", start="start", stop="stop", event="event")
     np.testing.assert_allclose(a.loc[rec.index], rec["gstart"])
     np.testing.assert_allclose(b.loc[rec.index], rec["gstop"])
 
@@ -69,3 +69,15 @@ def test_pwp_rejects_bad_options(rec) -> None:
         pwp(rec, id="id", covariates=COVS, event="event", start="start", stop="stop", timescale="calendar")  # type: ignore[arg-type]
     with pytest.raises(ModelInputError, match="max_stratum must be >= 1"):
         pwp(rec, id="id", covariates=COVS, event="event", start="start", stop="stop", max_stratum=0)
+
+
+def test_gap_times_run_from_the_previous_event_across_dropped_intervals() -> None:
+    """Open-episode intervals left out: the clock still starts at the previous event.
+
+    Referrals at days 0, 180 and 365 (events at 180 and 365), each episode open for about two
+    months; the remaining intervals are (60, 180], (240, 365] and (396, 820].
+    """
+    d = pd.DataFrame({"id": 1, "start": [60, 240, 396], "stop": [180, 365, 820],
+                      "event": [1, 1, 0]})
+    a, b = gap_times(d, id="id", start="start", stop="stop", event="event")
+    assert list(zip(a, b, strict=True)) == [(60, 180), (60, 185), (31, 455)]

@@ -10,7 +10,8 @@ be split where a time-varying covariate changes.
 * Prentice-Williams-Peterson (PWP; Prentice, Williams & Peterson 1981, Biometrika 68:373):
   stratified by event number (the k-th recurrence has its own baseline hazard; a child is at
   risk for event k only after event k-1), on total time since the origin ("total") or on gap
-  time since the previous event ("gap": each episode's clock restarts at 0). Strata with few
+  time since the previous event ("gap": the clock restarts at each event; the time scale's
+  origin, 0, is the start for the first event). Strata with few
   children are usually pooled: ``max_stratum`` pools event numbers above it.
 
 All are :func:`~recurrence.models.cox.coxph` fits; estimates are log hazard ratios.
@@ -43,16 +44,24 @@ def event_number(data: pd.DataFrame, *, id: str, start: str, event: str) -> pd.S
 
 
 def gap_times(
-    data: pd.DataFrame, *, id: str, start: str, stop: str, number: pd.Series
+    data: pd.DataFrame, *, id: str, start: str, stop: str, event: str
 ) -> tuple[pd.Series, pd.Series]:
-    """Gap-time intervals: times since the start of the child's current episode.
+    """Gap-time intervals: times since the child's previous event (0 before the first event).
 
-    The origin of an episode (``id``, event number) is its earliest ``start``; intervals split
-    inside an episode (covariate changes) keep the episode's clock running.
+    Each interval is shifted by the ``stop`` of the child's latest event before it, so the clock
+    of event ``k`` starts at event ``k - 1`` (and event 1's at the time origin, 0) even when
+    intervals in between are missing, for example time in an open episode left out of the
+    risk set: that time then counts as late entry (``gap_start > 0``), as with R's
+    ``Surv(gap_start, gap_stop, event)``. Intervals split inside an episode keep its clock
+    running. Aligned to ``data.index``.
     """
-    key = [data[id], number]
-    origin = data[start].groupby(key).transform("min")
-    return (data[start] - origin).rename("gap_start"), (data[stop] - origin).rename("gap_stop")
+    order = data.sort_values([id, start], kind="stable")
+    event_stop = order[stop].where(order[event] > 0)
+    previous = event_stop.groupby(order[id], sort=False).shift(1)
+    previous = previous.groupby(order[id], sort=False).ffill().fillna(0)
+    gap_start = (order[start] - previous).reindex(data.index).rename("gap_start")
+    gap_stop = (order[stop] - previous).reindex(data.index).rename("gap_stop")
+    return gap_start, gap_stop
 
 
 def andersen_gill(
@@ -115,7 +124,7 @@ def pwp(
     tmp_n, tmp_a, tmp_b = "__pwp_event_number", "__pwp_start", "__pwp_stop"
     frame[tmp_n] = number if max_stratum is None else number.clip(upper=max_stratum)
     if timescale == "gap":
-        frame[tmp_a], frame[tmp_b] = gap_times(data, id=id, start=start, stop=stop, number=number)
+        frame[tmp_a], frame[tmp_b] = gap_times(data, id=id, start=start, stop=stop, event=event)
     else:
         frame[tmp_a], frame[tmp_b] = data[start], data[stop]
     return coxph(
