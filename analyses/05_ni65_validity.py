@@ -77,11 +77,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "expected, times the national rate; random LA intercept), after the US CFSR Round 3 "
         "(synthetic LA codes). Small LAs are suppressed.",
         "counts": ["n", "observed"],
+        # Every model quantity of a small LA goes with its n: expected / expected_rate gives n
+        # back, and the predicted rate and random effect describe the same few children.
         "dependent": {
-            "observed_rate": ["n", "observed"],
-            "rsp_observed": ["n", "observed"],
-            "rsp_observed_ci_lower": ["n", "observed"],
-            "rsp_observed_ci_upper": ["n", "observed"],
+            col: ["n", "observed"]
+            for col in (
+                "expected", "predicted", "observed_rate", "expected_rate", "rsp_observed",
+                "rsp_observed_ci_lower", "rsp_observed_ci_upper", "rsp_predicted",
+                "rsp_predicted_ci_lower", "rsp_predicted_ci_upper", "random_effect",
+                "flag_high", "flag_low",
+            )
         },
         "column_groups": (),
     },
@@ -104,11 +109,10 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
+# The funnel plots that `recurrence validity` draws are not released: each point is an LA's
+# exact numerator and denominator (3 of 6, 1 of 3 ...), which no table here may publish. They
+# stay in the command's own output for work inside the secure setting.
 FIGURES: dict[str, str] = {
-    "funnel_ni65": "Funnel plot of NI 65 (children, same LA, ever) across the synthetic LAs.",
-    "funnel_d3": "Funnel plot of D3 (plans recorded as second or subsequent).",
-    "funnel_c1_rereferral": "Funnel plot of re-referrals within 12 months (C1).",
-    "funnel_truth": "Funnel plot of the true prevalence of highly resistant families.",
     "bias_sweep": "Bias of each NI 65 counting rule against the true repeat-plan rate "
     "(percentage points).",
 }
@@ -123,6 +127,33 @@ def _publish(ctx: Any, frame: pd.DataFrame, name: str, spec: dict[str, Any]) -> 
         dependent=spec.get("dependent"),
         column_groups=spec.get("column_groups"),
     )
+
+
+def _rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
+    """Recompute a sweep table's rates from its counts as they will be published (rounded).
+
+    A percentage written to six digits from the exact counts gives those counts back (and a
+    difference of two nested rules' counts can then be a single child), which the rounding of
+    the counts is meant to prevent. So the rule's percentage, its Wilson interval and its bias
+    are recomputed from the rounded numerator and denominator, and the truth's percentages are
+    given to one decimal place. Suppression of small counts then blanks them as declared.
+    """
+    from recurrence.validity.metrics import wilson_ci
+
+    out = frame.copy()
+    num = out["numerator"].map(rules.round_count)
+    den = out["denominator"].map(rules.round_count)
+    out["numerator"], out["denominator"] = num, den
+    ok = den > 0
+    out["ni65_percent"] = (100 * num / den).where(ok)
+    limits = [wilson_ci(int(k), int(n)) if n > 0 and k <= n else (float("nan"),) * 2
+              for k, n in zip(num, den, strict=True)]
+    out["ci_lower"] = [100 * lo for lo, _ in limits]
+    out["ci_upper"] = [100 * hi for _, hi in limits]
+    for col in ("true_repeat_percent", "resistant_share_percent"):
+        out[col] = out[col].round(1)
+    out["bias_pp"] = out["ni65_percent"] - out["true_repeat_percent"]
+    return out
 
 
 def _value(frame: pd.DataFrame, query: dict[str, Any], column: str) -> float:
@@ -157,6 +188,8 @@ def run(ctx: Any) -> list[Path]:
             for name in TABLES
             if (raw / f"{name}.csv").exists()
         }
+        if "bias_sweep" in frames:
+            frames["bias_sweep"] = _rates_from_rounded_counts(frames["bias_sweep"], ctx.rules)
         for name, frame in frames.items():
             paths.append(_publish(ctx, frame, name, TABLES[name]))
         for name, caption in FIGURES.items():
@@ -177,6 +210,7 @@ def run(ctx: Any) -> list[Path]:
             years=int(ctx.params["sweep_years"]),
             seed=ctx.seed,
         )
+        mobility = _rates_from_rounded_counts(mobility, ctx.rules)
         spec = dict(TABLES["bias_sweep"])
         spec["caption"] = (
             "NI 65 counting rules against the truth in cohorts regenerated at several annual "

@@ -65,3 +65,25 @@ def test_missing_required_table_names_directory(tmp_path: Path) -> None:
 def test_bad_format_rejected() -> None:
     with pytest.raises(ValueError, match="csv, parquet"):
         io.check_format("xlsx")
+
+
+def test_a_bad_date_is_one_line_naming_row_and_column(tmp_path: Path) -> None:
+    io.write_tables(_tables(), tmp_path)
+    path = tmp_path / "cin_episodes.csv"
+    path.write_text(path.read_text().replace("2020-01-02", "2008-13-45"))
+    with pytest.raises(InputFileError) as exc:
+        io.read_tables(tmp_path)
+    msg = str(exc.value)
+    assert "\n" not in msg and "cin_episodes.csv" in msg
+    assert "row 2, column 'cin_referral_date': cannot read '2008-13-45'" in msg
+
+
+def test_a_schema_failure_is_one_line_naming_row_and_column(tmp_path: Path) -> None:
+    io.write_tables(_tables(), tmp_path)
+    path = tmp_path / "children.csv"
+    path.write_text(path.read_text().replace("WBRI", "ZZZ"))
+    with pytest.raises(InputFileError) as exc:
+        io.read_tables(tmp_path)
+    msg = str(exc.value)
+    assert "\n" not in msg and "children.csv" in msg
+    assert "row 2, column 'ethnicity': value 'ZZZ'" in msg

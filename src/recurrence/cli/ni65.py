@@ -9,7 +9,6 @@ definitions and their sources.
 
 from __future__ import annotations
 
-import numbers
 import os
 import tempfile
 from collections.abc import Sequence
@@ -17,13 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-import pandera.errors
 import typer
 
 from recurrence.cli import app
 from recurrence.data.io import read_tables, write_frame
 from recurrence.data.schema import CINTables
-from recurrence.errors import InputFileError
 from recurrence.indicators import d3_repeat_plans, ni65
 from recurrence.tables._common import as_timestamp
 
@@ -131,25 +128,7 @@ def ni65_command(
     lookback = lookback or [1, 2]
     if any(k <= 0 for k in lookback):
         raise typer.BadParameter("look-back years must be positive", param_hint="--lookback")
-    try:
-        tables = read_tables(data)
-    except pandera.errors.SchemaErrors as exc:
-        first = exc.failure_cases.iloc[0]
-        name = getattr(exc.schema, "name", None)
-        path = data
-        if name:
-            path = next(
-                (data / f"{name}.{ext}" for ext in ("parquet", "csv") if (data / f"{name}.{ext}").exists()),
-                data / name,
-            )
-        row = first.get("index")
-        # CSV row number as a spreadsheet shows it: header is row 1.
-        where = f"row {int(row) + 2}, " if isinstance(row, numbers.Integral) else ""
-        raise InputFileError(
-            str(path),
-            f"{where}column {first.get('column')!r}: value {first.get('failure_case')!r} "
-            f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)",
-        ) from exc
+    tables = read_tables(data)
     if history_start is not None:
         try:
             as_timestamp(history_start, "--history-start")

@@ -9,6 +9,7 @@ leaves no partial output. CSV dates are ISO ``YYYY-MM-DD``; CSV output is byte-d
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import pandas as pd
+from pandera import errors as pa_errors
 
 from recurrence.data.schema import DATE, SCHEMAS, TABLE_NAMES, CINTables, coerce_table
 from recurrence.errors import InputFileError
@@ -108,4 +110,30 @@ def read_tables(directory: str | os.PathLike[str], validate: bool = True) -> CIN
             if name in ("children", "cin_episodes"):
                 raise InputFileError(str(d), f"missing table {name}.csv or {name}.parquet")
     tables = CINTables.from_mapping(frames)
-    return tables.validate() if validate else tables
+    if not validate:
+        return tables
+    try:
+        return tables.validate()
+    except pa_errors.SchemaErrors as exc:
+        raise _schema_error(d, exc) from exc
+
+
+def _schema_error(directory: Path, exc: pa_errors.SchemaErrors) -> InputFileError:
+    """One line naming the file, row and column of the first schema failure of a folder."""
+    first = exc.failure_cases.iloc[0]
+    name = getattr(exc.schema, "name", None)
+    path = directory
+    if name:
+        path = next(
+            (directory / f"{name}.{ext}" for ext in ("parquet", "csv")
+             if (directory / f"{name}.{ext}").exists()),
+            directory / name,
+        )
+    row = first.get("index")
+    # CSV row number as a spreadsheet shows it: header is row 1.
+    where = f"row {int(row) + 2}, " if isinstance(row, numbers.Integral) else ""
+    return InputFileError(
+        str(path),
+        f"{where}column {first.get('column')!r}: value {first.get('failure_case')!r} "
+        f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)",
+    )

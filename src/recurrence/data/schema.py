@@ -326,19 +326,42 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col, column in schema.columns.items():
         s = frame[col]
         dtype = _pandas_dtype(column)
-        if dtype == DATE:
-            s = pd.to_datetime(s, errors="raise").astype(DATE)
-        elif dtype == "object":
-            s = s.astype(object).where(s.notna(), None)
-            s = s.map(lambda v: v if v is None else str(v))
-        elif dtype == "boolean":
-            s = _to_boolean(s)
-        elif dtype == "Int64" and s.dtype == object:
-            s = pd.to_numeric(s, errors="raise").astype("Int64")
-        else:
-            s = s.astype(dtype)
+        try:
+            if dtype == DATE:
+                s = pd.to_datetime(s, errors="raise").astype(DATE)
+            elif dtype == "object":
+                s = s.astype(object).where(s.notna(), None)
+                s = s.map(lambda v: v if v is None else str(v))
+            elif dtype == "boolean":
+                s = _to_boolean(s)
+            elif dtype == "Int64" and s.dtype == object:
+                s = pd.to_numeric(s, errors="raise").astype("Int64")
+            else:
+                s = s.astype(dtype)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(_first_bad_cell(frame[col], col, dtype, exc)) from exc
         out[col] = s.reset_index(drop=True)
     return pd.DataFrame(out)
+
+
+def _first_bad_cell(s: pd.Series, col: str, dtype: object, exc: Exception) -> str:
+    """One line naming the first value of column ``col`` that cannot be cast, and its row.
+
+    Rows are counted as in the CSV file (the header is row 1). pandas' own messages span
+    several lines and give positions, not rows or columns.
+    """
+    values = s.reset_index(drop=True)
+    present = values.notna()
+    if dtype == DATE:
+        bad = present & pd.to_datetime(values, errors="coerce").isna()
+    elif dtype == "Int64":
+        bad = present & pd.to_numeric(values, errors="coerce").isna()
+    else:
+        bad = pd.Series(False, index=values.index)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        return f"row {i + 2}, column {col!r}: cannot read {values.iloc[i]!r} as {dtype}"
+    return f"column {col!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
