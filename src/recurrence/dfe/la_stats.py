@@ -246,12 +246,17 @@ def year_to_year(panel: pd.DataFrame, value: str = "repeat_percent") -> pd.DataF
 def latest_funnel(
     panel: pd.DataFrame, year: int | None = None
 ) -> tuple[pd.DataFrame, Overdispersion, int]:
-    """Funnel table of the repeat-plan proportion for ``year`` (latest by default), additive limits."""
+    """Funnel table of the repeat-plan proportion for ``year`` (latest by default), additive limits.
+
+    LAs whose plan starts are suppressed (no ``repeat_percent``) are left out, as in every
+    rate; ``imputed_cells`` marks rows whose repeat-plan count is the midpoint of a ``c`` cell.
+    """
     y = int(panel.dropna(subset=["repeat_percent"])["year"].max()) if year is None else int(year)
-    d = panel[(panel["year"] == y) & panel["cpp_starts"].notna() & panel["cpp_subsequent"].notna()]
+    d = panel[(panel["year"] == y) & panel["repeat_percent"].notna()]
     table, od = funnel_data(d, numerator="cpp_subsequent", denominator="cpp_starts",
                             adjustment="additive")
     table.insert(1, "la_name", d["la_name"].to_numpy())
+    table["imputed_cells"] = d["imputed_cells"].to_numpy()
     return table, od, y
 
 
@@ -259,7 +264,7 @@ def overdispersion_by_year(panel: pd.DataFrame) -> pd.DataFrame:
     """Spiegelhalter phi, tau and the chi-squared test of the repeat-plan proportion for every year."""
     rows = []
     for y, d in panel.groupby("year"):
-        d = d.dropna(subset=["cpp_starts", "cpp_subsequent"])
+        d = d.dropna(subset=["repeat_percent"])
         if len(d) < 3:
             continue
         _, od = funnel_data(d, numerator="cpp_subsequent", denominator="cpp_starts")
