@@ -44,6 +44,11 @@ def _pct(num: pd.Series, den: pd.Series) -> pd.Series:
     return 100.0 * num / den.where(den > 0)
 
 
+def _published_pct(num: float, den: float, rnd: Any) -> float:
+    """A percentage from the counts as published (rounded), for the findings text."""
+    return 100.0 * rnd(num) / max(rnd(den), 1)
+
+
 def at_31_march(tables: Any, year: int) -> pd.DataFrame:
     """Plans open at 31 March of ``year`` with the child's age and the plan's category."""
     day = pd.Timestamp(year=year, month=3, day=31)
@@ -90,12 +95,14 @@ def run(ctx: Any) -> list[Path]:
     )
     by_year["d3_percent"] = _pct(by_year["cpp_subsequent"], by_year["cpp_start"])
     by_year["ni64_percent"] = _pct(by_year["cpp_ended_2_years_or_more"], by_year["cpp_ended"])
-    dependent = {
-        "rereferral_percent": ["rereferral_count", "referral_count"],
-        "ni65_percent": ["n_previous_plan", "n_becoming_subject"],
-        "ni65_any_la_percent": ["n_previous_plan_any_la", "n_becoming_subject"],
-        "d3_percent": ["cpp_subsequent", "cpp_start"],
-        "ni64_percent": ["cpp_ended_2_years_or_more", "cpp_ended"],
+    # Percentages are recomputed from the published (rounded) counts when written, so that
+    # they do not give the exact counts back (recurrence.sdc, ``ratios``).
+    ratios = {
+        "rereferral_percent": ("rereferral_count", "referral_count", 100.0),
+        "ni65_percent": ("n_previous_plan", "n_becoming_subject", 100.0),
+        "ni65_any_la_percent": ("n_previous_plan_any_la", "n_becoming_subject", 100.0),
+        "d3_percent": ("cpp_subsequent", "cpp_start", 100.0),
+        "ni64_percent": ("cpp_ended_2_years_or_more", "cpp_ended", 100.0),
     }
     paths = [
         ctx.table(
@@ -105,7 +112,7 @@ def run(ctx: Any) -> list[Path]:
             "within 12 months (C1), NI 65 (same LA, and any LA through the linkage key), D3 "
             "(from NumberOfPreviousCPP) and NI 64 (plans ending that lasted two years or more).",
             count_columns=counts,
-            dependent=dependent,
+            ratios=ratios,
         )
     ]
 
@@ -124,7 +131,8 @@ def run(ctx: Any) -> list[Path]:
     ]
     calib = pd.DataFrame(rows, columns=["measure", "numerator", "denominator"])
     calib.insert(1, "definition", [TARGETS[m][1] for m in calib["measure"]])
-    calib["simulated_percent"] = _pct(calib["numerator"], calib["denominator"])
+    rnd = ctx.rules.round_count
+    calib["simulated_percent"] = _pct(calib["numerator"].map(rnd), calib["denominator"].map(rnd))
     calib["target_percent"] = [TARGETS[m][0] for m in calib["measure"]]
     calib["difference_points"] = calib["simulated_percent"] - calib["target_percent"]
     calib["year"] = final
@@ -135,10 +143,8 @@ def run(ctx: Any) -> list[Path]:
             caption=f"Calibration: the synthetic cohort's {final - 1}/{str(final)[2:]} national "
             "figures beside the published ones (the seed's data annexe).",
             count_columns=["numerator", "denominator"],
-            dependent={
-                "simulated_percent": ["numerator", "denominator"],
-                "difference_points": ["numerator", "denominator"],
-            },
+            ratios={"simulated_percent": ("numerator", "denominator", 100.0)},
+            dependent={"difference_points": ["numerator", "denominator"]},
         )
     )
     worst = calib.loc[calib["difference_points"].abs().idxmax()]
@@ -147,9 +153,11 @@ def run(ctx: Any) -> list[Path]:
         f"{abs(worst['difference_points']):.1f} percentage points (largest gap: "
         f"{worst['definition']}, {worst['simulated_percent']:.1f}% simulated vs "
         f"{worst['target_percent']:.0f}% published). Re-referrals within 12 months run at "
-        f"{last['rereferral_count'] / max(last['referral_count'], 1) * 100:.1f}% of referrals and "
-        f"NI 65 at {last['n_previous_plan'] / max(last['n_becoming_subject'], 1) * 100:.1f}% "
-        f"(same LA) against {last['n_previous_plan_any_la'] / max(last['n_becoming_subject'], 1) * 100:.1f}% "
+        f"{_published_pct(last['rereferral_count'], last['referral_count'], rnd):.1f}% of "
+        f"referrals and NI 65 at "
+        f"{_published_pct(last['n_previous_plan'], last['n_becoming_subject'], rnd):.1f}% "
+        "(same LA) against "
+        f"{_published_pct(last['n_previous_plan_any_la'], last['n_becoming_subject'], rnd):.1f}% "
         "when previous plans in any LA are counted."
     )
 

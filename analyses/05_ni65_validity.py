@@ -100,8 +100,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "look-back, history) against the true repeat-plan rate and the share of highly "
         "resistant families, pooled over the evaluation years; bias in percentage points.",
         "counts": ["numerator", "denominator"],
+        "ratios": {"ni65_percent": ("numerator", "denominator", 100.0)},
         "dependent": {
-            "ni65_percent": ["numerator", "denominator"],
             "ci_lower": ["numerator", "denominator"],
             "ci_upper": ["numerator", "denominator"],
             "bias_pp": ["numerator", "denominator"],
@@ -125,6 +125,7 @@ def _publish(ctx: Any, frame: pd.DataFrame, name: str, spec: dict[str, Any]) -> 
         caption=spec["caption"],
         count_columns=spec.get("counts", []),
         dependent=spec.get("dependent"),
+        ratios=spec.get("ratios"),
         column_groups=spec.get("column_groups"),
     )
 
@@ -141,9 +142,9 @@ def _rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
     from recurrence.validity.metrics import wilson_ci
 
     out = frame.copy()
+    # The counts themselves stay exact here: suppression must see them before rounding.
     num = out["numerator"].map(rules.round_count)
     den = out["denominator"].map(rules.round_count)
-    out["numerator"], out["denominator"] = num, den
     ok = den > 0
     out["ni65_percent"] = (100 * num / den).where(ok)
     limits = [wilson_ci(int(k), int(n)) if n > 0 and k <= n else (float("nan"),) * 2

@@ -180,3 +180,25 @@ def test_command_line_checker_reports_and_exits_non_zero(
     out = capsys.readouterr().out
     assert "t.csv: row 1, column 'n'" in out and "1 disclosure problem(s)" in out
     assert main([str(tmp_path), "--threshold", "3", "--rounding", "1"]) == 0
+
+
+def test_ratios_are_recomputed_from_published_counts_and_checked():
+    """A percentage of the exact counts (99/746) would undo the rounding (100/745)."""
+    from recurrence.sdc import TableDeclaration, check_frame, suppress_and_round
+
+    frame = pd.DataFrame({"num": [99, 7, 30], "den": [746, 40, 0],
+                          "pct": [100 * 99 / 746, 100 * 7 / 40, float("nan")]})
+    ratios = {"pct": ("num", "den", 100.0)}
+    out = suppress_and_round(frame, ["num", "den"], ratios=ratios)
+    assert out.loc[0, ["num", "den"]].tolist() == [100, 745]
+    assert out.loc[0, "pct"] == pytest.approx(100 * 100 / 745)
+    assert out.loc[1, "pct"] == "c"  # its numerator is suppressed
+    assert pd.isna(out.loc[2, "pct"])  # no denominator
+    decl = TableDeclaration(count_columns=("num", "den"), ratios=ratios)
+    assert TableDeclaration.from_json(decl.to_json()) == decl
+    text = out.astype(object).where(out.notna(), "").astype(str)
+    assert not [v for v in check_frame(text, "t.csv", declaration=decl) if v.rule == "ratio"]
+    leaky = text.copy()
+    leaky.loc[0, "pct"] = f"{100 * 99 / 746:.6g}"
+    found = [v for v in check_frame(leaky, "t.csv", declaration=decl) if v.rule == "ratio"]
+    assert len(found) == 1 and "reveals the exact counts" in found[0].message

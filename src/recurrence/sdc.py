@@ -22,7 +22,10 @@ Eurostat/SDC handbook, Hundepool et al. 2012, ch. 4 on tabular data):
 * **Rounding.** Every published count is rounded to the nearest ``rounding_base`` (default 5, as
   the DfE publishes counts in its CIN statistics), half rounded up. Rates and percentages are
   computed from unrounded counts before rounding, again as the DfE does, and are suppressed when
-  a count they are derived from is suppressed.
+  a count they are derived from is suppressed. A ratio declared in ``ratios`` (a percentage of
+  one count over another) is instead recomputed from the *published* counts: written to several
+  digits from the exact counts it would give them back and undo the rounding, and two ratios on
+  nested counts could then be differenced down to a single child. The checker verifies it.
 
 :func:`suppress_and_round` applies the rules to a table; :func:`check_outputs` scans every CSV in
 an output folder and raises :class:`DisclosureError` naming the file and cell of the first
@@ -213,6 +216,9 @@ class TableDeclaration:
     dependent
         Derived columns (rates, percentages) and the count columns each is computed from; a
         derived cell is suppressed whenever one of its counts is.
+    ratios
+        ``{column: (numerator, denominator, scale)}``: columns equal to ``scale * numerator /
+        denominator`` of the published (rounded) counts, suppressed with either count.
     """
 
     count_columns: tuple[str, ...] = ()
@@ -222,6 +228,7 @@ class TableDeclaration:
     row_total: str | None = None
     column_groups: tuple[str, ...] | None = None
     dependent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    ratios: Mapping[str, tuple[str, str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.child_level and not self.reason:
@@ -233,6 +240,7 @@ class TableDeclaration:
         out["count_columns"] = list(self.count_columns)
         out["column_groups"] = None if self.column_groups is None else list(self.column_groups)
         out["dependent"] = {k: list(v) for k, v in sorted(self.dependent.items())}
+        out["ratios"] = {k: list(v) for k, v in sorted(self.ratios.items())}
         return out
 
     @classmethod
@@ -247,6 +255,8 @@ class TableDeclaration:
             row_total=data.get("row_total"),
             column_groups=None if groups is None else tuple(groups),
             dependent={k: tuple(v) for k, v in dict(data.get("dependent", {})).items()},
+            ratios={k: (str(v[0]), str(v[1]), float(v[2]))
+                    for k, v in dict(data.get("ratios", {})).items()},
         )
 
 
@@ -362,6 +372,7 @@ def suppress_and_round(
     row_total: str | None = None,
     column_groups: Sequence[str] | None = None,
     dependent: Mapping[str, Sequence[str]] | None = None,
+    ratios: Mapping[str, tuple[str, str, float]] | None = None,
     drop_identifiers: bool = True,
 ) -> pd.DataFrame:
     """Return a copy of ``frame`` that is safe to release under ``rules``.
@@ -382,6 +393,10 @@ def suppress_and_round(
         Derived columns (rates, percentages computed from the unrounded counts) and the counts
         each comes from; they are blanked with the marker whenever one of those counts is
         suppressed.
+    ratios
+        ``{column: (numerator, denominator, scale)}``: the column is (re)computed as ``scale *
+        numerator / denominator`` from the rounded counts, and is the marker when either is
+        suppressed (empty when the denominator is 0 or missing).
     drop_identifiers
         Drop identifier and free-text columns (default). With ``False`` they raise
         :class:`DisclosureError` instead.
@@ -395,6 +410,9 @@ def suppress_and_round(
     rules = rules or SDCRules()
     count_columns = list(count_columns)
     dependent = {k: list(v) for k, v in (dependent or {}).items()}
+    ratios = dict(ratios or {})
+    for col, (num, den, _) in ratios.items():
+        dependent.setdefault(col, [num, den])
     missing = [c for c in [*count_columns, *dependent, *(column_groups or ())] if c not in frame]
     missing += [c for deps in dependent.values() for c in deps if c not in count_columns]
     if row_total is not None and row_total not in count_columns:
@@ -445,6 +463,11 @@ def suppress_and_round(
             else:
                 vals.append(rules.round_count(float(v)))
         out[col] = pd.Series(vals, index=out.index, dtype=object)
+    for col, (num, den, scale) in ratios.items():
+        n = pd.to_numeric(out[num].where(out[num] != rules.marker), errors="coerce")
+        d = pd.to_numeric(out[den].where(out[den] != rules.marker), errors="coerce")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[col] = (scale * n / d).where(d > 0)
     for derived, sources in dependent.items():
         hit = mask[sources].any(axis=1)
         series = out[derived].astype(object)
@@ -579,6 +602,7 @@ def check_frame(
                 )
     if declaration is not None and count_cols:
         found.extend(_check_secondary(text, name, rules, declaration, count_cols))
+        found.extend(_check_ratios(text, name, rules, declaration))
         for derived, sources in declaration.dependent.items():
             if derived not in frame.columns:
                 continue
@@ -598,6 +622,32 @@ def check_frame(
                             ),
                         )
                     )
+    return found
+
+
+def _check_ratios(
+    text: pd.DataFrame, name: str, rules: SDCRules, declaration: TableDeclaration
+) -> list[Violation]:
+    """Declared ratios must equal ``scale * numerator / denominator`` of the published counts."""
+    found = []
+    for col, (num, den, scale) in declaration.ratios.items():
+        if col not in text.columns or num not in text.columns or den not in text.columns:
+            continue
+        for i, (r, n, d) in enumerate(zip(text[col], text[num], text[den], strict=True), start=1):
+            if rules.marker in (n, d):
+                continue  # the dependent check covers suppressed counts
+            try:
+                value, nv, dv = float(r), float(n), float(d)
+            except ValueError:
+                continue
+            if dv > 0 and not math.isclose(value, scale * nv / dv, rel_tol=1e-5, abs_tol=1e-9):
+                found.append(
+                    Violation(
+                        name, i, col, r, "ratio",
+                        _cell_message(name, i, col, f"ratio {r} is not {scale:g} x {n} / {d} "
+                                      "of the published counts: it reveals the exact counts"),
+                    )
+                )
     return found
 
 

@@ -203,6 +203,7 @@ class StepContext:
         row_total: str | None = None,
         column_groups: Sequence[str] | None = None,
         dependent: Mapping[str, Sequence[str]] | None = None,
+        ratios: Mapping[str, tuple[str, str, float]] | None = None,
         float_digits: int = 6,
     ) -> Path:
         """Write a released table as CSV, applying disclosure control when it is child-level.
@@ -220,6 +221,7 @@ class StepContext:
             row_total=row_total,
             column_groups=None if column_groups is None else tuple(column_groups),
             dependent={k: tuple(v) for k, v in (dependent or {}).items()},
+            ratios=dict(ratios or {}),
         )
         if child_level:
             frame = suppress_and_round(
@@ -230,6 +232,7 @@ class StepContext:
                 row_total=row_total,
                 column_groups=column_groups,
                 dependent=dependent,
+                ratios=ratios,
             )
         path = self.out_dir / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
