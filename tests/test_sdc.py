@@ -184,7 +184,7 @@ def test_command_line_checker_reports_and_exits_non_zero(
 
 def test_ratios_are_recomputed_from_published_counts_and_checked():
     """A percentage of the exact counts (99/746) would undo the rounding (100/745)."""
-    from recurrence.sdc import TableDeclaration, check_frame, suppress_and_round
+    from recurrence.sdc import check_frame
 
     frame = pd.DataFrame({"num": [99, 7, 30], "den": [746, 40, 0],
                           "pct": [100 * 99 / 746, 100 * 7 / 40, float("nan")]})
@@ -202,3 +202,17 @@ def test_ratios_are_recomputed_from_published_counts_and_checked():
     leaky.loc[0, "pct"] = f"{100 * 99 / 746:.6g}"
     found = [v for v in check_frame(leaky, "t.csv", declaration=decl) if v.rule == "ratio"]
     assert len(found) == 1 and "reveals the exact counts" in found[0].message
+
+
+def test_undeclared_files_are_checked_by_column_names(tmp_path: Path):
+    """The names `recurrence ni65` writes count as counts; rates and years do not."""
+    pd.DataFrame({"la_code": ["201"], "year": [2009], "children_becoming_subject": [4],
+                  "plan_starts": [12], "d3_cpp_subsequent": [2], "ni65_percent": [25.0],
+                  "history_years": [3.0]}).to_csv(tmp_path / "ni65.csv", index=False)
+    with pytest.raises(DisclosureError) as exc:
+        check_outputs(tmp_path)
+    flagged = {v.column for v in exc.value.violations}
+    assert flagged == {"children_becoming_subject", "plan_starts", "d3_cpp_subsequent"}
+    rules = SDCRules()
+    assert all(rules.is_identifier(c) for c in ("child_dob", "pupil_id", "child_identifier"))
+    assert not rules.is_identifier("ni65_percent")

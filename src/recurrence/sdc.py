@@ -92,6 +92,9 @@ DEFAULT_IDENTIFIER_PATTERNS: tuple[str, ...] = (
     r"child_?(key|id)($|_)",
     r"family_?id($|_)",
     r"pupil_?matching",
+    r"(^|_)pupil_?id($|_)",
+    r"child_?identifier",
+    r"(^|_)dob($|_)",
     r"post_?code",
 )
 
@@ -153,7 +156,10 @@ class SDCRules:
     identifier_patterns: tuple[str, ...] = DEFAULT_IDENTIFIER_PATTERNS
     free_text_patterns: tuple[str, ...] = DEFAULT_FREE_TEXT_PATTERNS
     count_column_pattern: str = (
-        r"^(n|count|n_children|n_plans|n_referrals|children|[a-z0-9_]+_count)$"
+        r"^(?!.*(percent|pct|rate|share|proportion|ratio|mean|median|years|days))"
+        r"(n|count|number|frequency|numerator|denominator|n_[a-z0-9_]+|[a-z0-9_]+_count"
+        r"|[a-z0-9_]*(children|plans|plan_starts|cpp_start|cpp_subsequent|referrals|events"
+        r"|at_risk|becoming_subject)[a-z0-9_]*)$"
     )
 
     def __post_init__(self) -> None:
