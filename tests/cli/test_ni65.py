@@ -35,8 +35,11 @@ COLUMNS = [
     "ni65_occasions_percent",
     "children_with_previous_plan_any_la",
     "ni65_any_la_percent",
+    "plan_starts_with_previous_plan_any_la",
     "ni65_occasions_any_la_percent",
+    "children_with_previous_plan_lookback_1y",
     "ni65_lookback_1y_percent",
+    "children_with_previous_plan_lookback_2y",
     "ni65_lookback_2y_percent",
     "d3_cpp_start",
     "d3_cpp_subsequent",
@@ -75,8 +78,9 @@ def table_dir(tmp_path_factory):
 
 def test_cli_writes_every_variant(run, table_dir, tmp_path):
     out = tmp_path / "ni65.csv"
-    res = run("--data", str(table_dir), "--out", str(out))
+    res = run("--data", str(table_dir), "--out", str(out), "--exact-counts")
     assert res.returncode == 0, res.stderr
+    assert "not for release" in res.stdout
     table = pd.read_csv(out, dtype={"la_code": str})
     assert list(table.columns) == COLUMNS
     r = table.loc[(table["la_code"] == "201") & (table["year"] == 2010)].iloc[0]
@@ -88,7 +92,9 @@ def test_cli_writes_every_variant(run, table_dir, tmp_path):
     # Any LA adds B: 3/4 children, 3/5 occasions.
     assert r["children_with_previous_plan_any_la"] == 3
     assert r["ni65_any_la_percent"] == pytest.approx(75.0)
+    assert r["plan_starts_with_previous_plan_any_la"] == 3
     assert r["ni65_occasions_any_la_percent"] == pytest.approx(60.0)
+    assert r["children_with_previous_plan_lookback_1y"] == 1
     # Look-back (same LA): only C's previous plan ended within 1 or 2 years -> 1/4.
     assert r["ni65_lookback_1y_percent"] == pytest.approx(25.0)
     assert r["ni65_lookback_2y_percent"] == pytest.approx(25.0)
@@ -140,7 +146,8 @@ def test_invalid_code_names_table_row_and_column(run, table_dir, tmp_path):
 
 def test_history_start_hides_earlier_plans(run, table_dir, tmp_path):
     out = tmp_path / "late.csv"
-    res = run("--data", str(table_dir), "--out", str(out), "--history-start", "2007-01-01")
+    res = run("--data", str(table_dir), "--out", str(out), "--history-start", "2007-01-01",
+              "--exact-counts")
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(out, dtype={"la_code": str})
     r = table.loc[(table["la_code"] == "201") & (table["year"] == 2010)].iloc[0]
@@ -151,3 +158,40 @@ def test_history_start_hides_earlier_plans(run, table_dir, tmp_path):
     bad = run("--data", str(table_dir), "--out", str(tmp_path / "x.csv"), "--history-start", "soon")
     assert bad.returncode == 2
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_default_output_passes_disclosure_control(run, tmp_path, repo_dir):
+    """The committed synthetic sample as one LA (so that some counts reach 10): counts rounded
+    to 5 or suppressed, percentages from the published counts, and the checker passes."""
+    from dataclasses import replace
+
+    from recurrence.data.io import read_tables
+    from recurrence.sdc import check_outputs
+
+    sample = read_tables(repo_dir / "data" / "synthetic")
+    merged = {}
+    for name, frame in sample.as_dict().items():
+        if "la_code" in frame.columns and len(frame):
+            frame = frame.assign(la_child_id=frame["la_code"] + "-" + frame["la_child_id"],
+                                 la_code="201")
+        merged[name] = frame
+    one_la = tmp_path / "one_la"
+    write_tables(replace(sample, **merged), one_la, "csv")
+    out_dir = tmp_path / "release"
+    out = out_dir / "ni65.csv"
+    res = run("--data", str(one_la), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "disclosure control applied" in res.stdout
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    counts = table["children_becoming_subject"]
+    published = counts[~counts.isin(["c", ""])].astype(int)
+    assert len(published) >= 3 and (published % 5 == 0).all() and (published >= 10).all()
+    assert (table["children_with_previous_plan_lookback_1y"] == "c").any()
+    ok = table[~table["children_becoming_subject"].isin(["c", ""])
+               & ~table["children_with_previous_plan_same_la"].isin(["c", ""])]
+    assert len(ok)
+    for _, r in ok.iterrows():
+        want = 100 * int(r["children_with_previous_plan_same_la"]) / int(
+            r["children_becoming_subject"])
+        assert float(r["ni65_percent"]) == pytest.approx(want, rel=1e-5)
+    check_outputs(out_dir)  # raises DisclosureError on any problem

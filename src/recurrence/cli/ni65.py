@@ -22,6 +22,7 @@ from recurrence.cli import app
 from recurrence.data.io import read_tables, write_frame
 from recurrence.data.schema import CINTables
 from recurrence.indicators import d3_repeat_plans, ni65
+from recurrence.sdc import suppress_and_round
 from recurrence.tables._common import as_timestamp
 
 KEYS = ["la_code", "year"]
@@ -46,9 +47,9 @@ def ni65_table(
         Each occasion (plan start) counted, as the published 2008-10 tables did.
     ``children_with_previous_plan_any_la``, ``ni65_any_la_percent``
         Distinct children, previous plan in any LA (via ``child_key``).
-    ``ni65_occasions_any_la_percent``
+    ``plan_starts_with_previous_plan_any_la``, ``ni65_occasions_any_la_percent``
         Occasions, any LA.
-    ``ni65_lookback_<k>y_percent``
+    ``children_with_previous_plan_lookback_<k>y``, ``ni65_lookback_<k>y_percent``
         Distinct children, same LA, previous plan ended within ``k`` years.
     ``d3_cpp_start``, ``d3_cpp_subsequent``, ``d3_percent``
         DfE D3 from the recorded ``number_of_previous_cpp``.
@@ -83,12 +84,18 @@ def ni65_table(
     )
     merge(
         ni65(tables, counting="occasions", scope="any_la", history_start=hs),
-        {"ni65_percent": "ni65_occasions_any_la_percent"},
+        {
+            "n_previous_plan": "plan_starts_with_previous_plan_any_la",
+            "ni65_percent": "ni65_occasions_any_la_percent",
+        },
     )
     for k in sorted(set(lookback_years)):
         merge(
             ni65(tables, lookback_years=k, history_start=hs),
-            {"ni65_percent": f"ni65_lookback_{k}y_percent"},
+            {
+                "n_previous_plan": f"children_with_previous_plan_lookback_{k}y",
+                "ni65_percent": f"ni65_lookback_{k}y_percent",
+            },
         )
     d3 = d3_repeat_plans(tables)
     if hs is not None:
@@ -104,6 +111,25 @@ def ni65_table(
     )
     merge(base, {"history_years": "history_years"})
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def ni65_disclosure(lookback_years: Sequence[int]) -> tuple[list[str], dict[str, tuple[str, str, float]]]:
+    """The count columns of :func:`ni65_table` and each percentage's (numerator, denominator)."""
+    ratios: dict[str, tuple[str, str, float]] = {
+        "ni65_percent": ("children_with_previous_plan_same_la", "children_becoming_subject", 100.0),
+        "ni65_occasions_percent": ("plan_starts_with_previous_plan_same_la", "plan_starts", 100.0),
+        "ni65_any_la_percent": ("children_with_previous_plan_any_la", "children_becoming_subject",
+                                100.0),
+        "ni65_occasions_any_la_percent": ("plan_starts_with_previous_plan_any_la", "plan_starts",
+                                          100.0),
+        "d3_percent": ("d3_cpp_subsequent", "d3_cpp_start", 100.0),
+    }
+    for k in sorted(set(lookback_years)):
+        ratios[f"ni65_lookback_{k}y_percent"] = (
+            f"children_with_previous_plan_lookback_{k}y", "children_becoming_subject", 100.0
+        )
+    counts = sorted({c for num, den, _ in ratios.values() for c in (num, den)})
+    return counts, ratios
 
 
 @app.command("ni65")
@@ -123,8 +149,22 @@ def ni65_command(
             help="Hide plans starting before this date (YYYY-MM-DD) from NI 65: left truncation.",
         ),
     ] = None,
+    exact_counts: Annotated[
+        bool,
+        typer.Option(
+            "--exact-counts",
+            help="Write exact counts, without disclosure control: a working file for use "
+            "inside the secure setting only.",
+        ),
+    ] = False,
 ) -> None:
-    """Write NI 65 (2008-10 definition), its variants and D3 per LA and year to a CSV file."""
+    """Write NI 65 (2008-10 definition), its variants and D3 per LA and year to a CSV file.
+
+    By default the table passes disclosure control (:func:`recurrence.sdc.suppress_and_round`):
+    counts below 10 are suppressed (``c``), the others rounded to 5, and every percentage is
+    recomputed from the rounded counts or suppressed with them. ``--exact-counts`` writes the
+    exact working table instead.
+    """
     lookback = lookback or [1, 2]
     if any(k <= 0 for k in lookback):
         raise typer.BadParameter("look-back years must be positive", param_hint="--lookback")
@@ -135,6 +175,9 @@ def ni65_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--history-start") from exc
     table = ni65_table(tables, lookback, history_start)
+    if not exact_counts:
+        counts, ratios = ni65_disclosure(lookback)
+        table = suppress_and_round(table, counts, ratios=ratios)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
@@ -144,4 +187,5 @@ def ni65_command(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    typer.echo(f"wrote {len(table)} LA-years to {out}")
+    control = "exact counts (not for release)" if exact_counts else "disclosure control applied"
+    typer.echo(f"wrote {len(table)} LA-years to {out} ({control})")
