@@ -216,3 +216,14 @@ def test_undeclared_files_are_checked_by_column_names(tmp_path: Path):
     rules = SDCRules()
     assert all(rules.is_identifier(c) for c in ("child_dob", "pupil_id", "child_identifier"))
     assert not rules.is_identifier("ni65_percent")
+
+
+def test_dates_and_upns_are_caught_in_any_column(tmp_path: Path):
+    """Whatever the column is called: a full date or a UPN in a child-level table."""
+    pd.DataFrame({"la_code": ["201", "202"], "when": ["2009-04-01", "2009-05-02"],
+                  "ref": ["A123456789012", "x"], "year": ["2009", "2010"]}).to_csv(
+        tmp_path / "rows.csv", index=False)
+    with pytest.raises(DisclosureError) as exc:
+        check_outputs(tmp_path)
+    flagged = {(v.column, v.row) for v in exc.value.violations}
+    assert flagged == {("when", 1), ("ref", 1)}

@@ -557,6 +557,7 @@ def check_frame(
     child_level = declaration.child_level if declaration is not None else True
     if not child_level:
         return found
+    found.extend(_check_identifier_values(frame, name))
 
     if declaration is not None:
         count_cols = [c for c in declaration.count_columns if c in frame.columns]
@@ -628,6 +629,35 @@ def check_frame(
                             ),
                         )
                     )
+    return found
+
+
+_DATE_VALUE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?$")
+_UPN_VALUE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
+
+
+def _check_identifier_values(frame: pd.DataFrame, name: str) -> list[Violation]:
+    """Cells that look like a full date or a UPN, whatever their column is called.
+
+    In a table derived from child-level data a full date (a referral, a plan start, a birth)
+    or a unique pupil number can point to one child; aggregate tables hold years, not dates.
+    Reports the first such cell of each column.
+    """
+    found = []
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        for i, value in enumerate(frame[col].astype(str).tolist(), start=1):
+            what = ("a full date" if _DATE_VALUE.match(value)
+                    else "a unique pupil number" if _UPN_VALUE.match(value) else None)
+            if what:
+                found.append(
+                    Violation(
+                        name, i, str(col), value, "identifier",
+                        _cell_message(name, i, str(col), f"value {value!r} looks like {what}"),
+                    )
+                )
+                break
     return found
 
 
