@@ -109,8 +109,8 @@ def analytic_sample_size(
     Logistic, one covariate (Hsieh, Bloch & Larsen 1998, Stat Med 17:1623, eq. 1):
     ``n = (z_a + z_b)^2 / (P (1 - P) beta^2 var(X))`` with ``P`` the design's overall event
     rate (``design.event_rate``). Hsieh et al. use the event rate at the mean of ``X``; with a
-    skewed count such as the number of parental problems the two differ, and so does ``n``
-    (by about 4% in one design checked in review), which the simulated power shows directly.
+    skewed count such as the number of parental problems the two differ, and so does ``n``;
+    the simulated power does not depend on this choice.
     Cox (Schoenfeld 1983; Hsieh & Lavori 2000): events ``D = (z_a + z_b)^2 / (beta^2 var(X))``,
     children ``D / P``.
     """

@@ -18,10 +18,10 @@ Halekoh, Hojsgaard and Yan 2006, *Journal of Statistical Software* 15(2)). stats
 
 Agreement with R (``tests/r/glm_gee.R``): estimates, robust SEs and ``alpha`` equal
 ``geepack:::geese.fit(..., scale.fix = TRUE, gm = 1)`` to 4e-15 relative (measured). The usual call
-``geeglm(..., scale.fix = TRUE)`` differs by about 1e-5 in the exchangeable estimates: geeglm
-does not pass ``scale.value`` to ``geese.fit``, which fixes the scale at the initial glm fit's
-mean squared Pearson residual (0.99927 on the reference data) instead of 1, and divides
-``alpha`` by it.
+``geeglm(..., scale.fix = TRUE)`` differs by about 1e-5 in the exchangeable estimates:
+``geese.fit`` ignores the ``scale.value`` that geeglm hands it and fixes the scale at the
+initial glm fit's mean squared Pearson residual (0.99927 on the reference data) instead of 1,
+dividing ``alpha`` by it.
 """
 
 from __future__ import annotations

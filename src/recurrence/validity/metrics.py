@@ -359,9 +359,7 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
     # overflows harmlessly to a probability of 0 or 1.
     with np.errstate(over="ignore"):
         m0 = sm.GLM(t, ones, family=sm.families.Binomial(), offset=lp).fit()
-        m1 = sm.GLM(t, np.column_stack([ones, lp]), family=sm.families.Binomial()).fit()
     a, sa = float(m0.params[0]), float(m0.bse[0])
-    b, sb = float(m1.params[1]), float(m1.bse[1])
     events, others = lp[t == 1], lp[t == 0]
     nan = float("nan")
     if np.ptp(lp) == 0:
@@ -372,6 +370,10 @@ def calibration(truth: ArrayLike, prob: ArrayLike, level: float = 0.95) -> Calib
         # infinite, and the number statsmodels stops at means nothing.
         b = float("inf") if events.min() >= others.max() else float("-inf")
         return Calibration(a, a - z * sa, a + z * sa, b, nan, nan)
+    # The slope model is fitted only when its estimate is finite.
+    with np.errstate(over="ignore"):
+        m1 = sm.GLM(t, np.column_stack([ones, lp]), family=sm.families.Binomial()).fit()
+    b, sb = float(m1.params[1]), float(m1.bse[1])
     return Calibration(a, a - z * sa, a + z * sa, b, b - z * sb, b + z * sb)
 
 
