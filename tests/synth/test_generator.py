@@ -58,6 +58,56 @@ def test_recorded_previous_plans_never_exceed_the_truth(cohort) -> None:
     assert (plans["previous_cpp_same_la"] <= plans["number_of_previous_cpp_recorded"]).all()
 
 
+def test_cin_plans_are_the_support_periods_of_episodes_returned_from_2022(cohort) -> None:
+    t = cohort.tables
+    key = ["la_code", "la_child_id", "cin_referral_date"]
+    cp = t.cin_plans
+    assert len(cp) > 0 and not cp.duplicated(key).any()  # at most one CIN plan per episode
+    m = cp.merge(t.cin_episodes, on=key, how="left", validate="one_to_one", indicator=True)
+    assert (m["_merge"] == "both").all()
+    assert (m["census_year"] >= 2022).all()
+    assert (m["cin_plan_start_date"] >= m["cin_referral_date"]).all()
+    assert (m["cin_plan_start_date"] <= pd.Timestamp("2025-03-31")).all()
+    # The plan lasts until the episode closes (open plans belong to open episodes).
+    assert m["cin_plan_end_date"].isna().equals(m["cin_closure_date"].isna())
+    ended = m.dropna(subset=["cin_plan_end_date"])
+    assert (ended["cin_plan_end_date"] == ended["cin_closure_date"]).all()
+    assert (ended["cin_plan_end_date"] > ended["cin_plan_start_date"]).all()
+    # A step-down plan starts on the day its child protection plan ends; none overlaps a CPP.
+    cpp = t.cpps.merge(cp, on=key)
+    assert len(cpp) > 0
+    assert (cpp["cin_plan_start_date"] == cpp["cpp_end_date"]).all()
+    # Episodes closed at the assessment (not in need) or with no further action have none.
+    nfa = t.cin_episodes[t.cin_episodes["referral_nfa"].fillna(False).astype(bool)]
+    assert nfa.merge(cp, on=key).empty
+
+
+def test_cin_plans_appear_from_the_2021_22_return_and_round_trip_through_xml(cohort, tmp_path) -> None:
+    from recurrence.data.cin_xml import read_cin_xml
+    from recurrence.data.cin_xml_writer import write_cin_xml
+
+    assert len(census_year_tables(cohort.tables, 2021).cin_plans) == 0
+    year = census_year_tables(cohort.tables, 2022)
+    plans = year.cin_plans
+    assert len(plans) > 0 and plans["cin_plan_end_date"].isna().any()
+    assert (plans["cin_plan_end_date"].dropna() <= pd.Timestamp("2022-03-31")).all()
+    la = plans["la_code"].value_counts().index[0]
+    path = tmp_path / f"cin_{la}_2022.xml"
+    write_cin_xml(year, path, la_code=la, collection_year=2022)
+    got = read_cin_xml(path)
+    assert len(got.rejections) == 0
+    cols = ["la_child_id", "cin_referral_date", "cin_plan_start_date", "cin_plan_end_date"]
+    want = plans.loc[plans["la_code"] == la, cols].sort_values(cols[:3]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got.cin_plans[cols].sort_values(cols[:3]).reset_index(drop=True), want, check_dtype=False
+    )
+
+
+def test_no_cin_plans_before_the_2021_22_return() -> None:
+    c = generate(n_children=300, years=5, seed=2, preset="england-2009")
+    assert len(c.tables.cin_plans) == 0
+
+
 def _hashes(c, path, fmt="csv"):
     c.write(path, fmt)
     return json.loads((path / "manifest.json").read_text())["files"]

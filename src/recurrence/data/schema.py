@@ -216,7 +216,7 @@ CIN_PLANS: Final = pa.DataFrameSchema(
     strict=True,
     ordered=True,
     name="cin_plans",
-    description="CIN plan dates (CINPlanDates, census 2020-21 onwards).",
+    description="CIN plan dates (CINPlanDates, census 2021-22 onwards: schema 2022).",
 )
 
 SECTION47: Final = pa.DataFrameSchema(

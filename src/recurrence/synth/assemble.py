@@ -48,6 +48,8 @@ Part = dict[str, dict[str, NDArray[Any]]]
 
 FIRST_CENSUS_YEAR = 2009
 """First CIN census collection year (2008-09); ``census_year`` is missing for earlier episodes."""
+FIRST_CIN_PLAN_YEAR = 2022
+"""First collection year with CIN plan dates (``CINPlanDates``, the 2021-22 return; schema 2022)."""
 NAT = np.iinfo(np.int32).min
 """Missing date in the int32 day numbers of a prepared chunk."""
 _NS_PER_DAY = 86_400 * 10**9
@@ -191,6 +193,16 @@ def prepare(ctx: g.Context, sim: dict[str, dict[str, NDArray[Any]]]) -> Part:
     auth_ok = ref["a_auth"] <= win.end
     sm = ref["s47"] & (ref["s47_start"] <= win.end)
     cm = plan & (icpc <= win.end)
+    # CIN plans: the support period of an episode assessed as in need, after the assessment (or
+    # the section 47 enquiry's conference) or, for a child protection plan, from its end to the
+    # episode's closure (step-down). Returned from the 2021-22 census, which added CINPlanDates.
+    support_start = np.where(
+        plan, ref["plan_end"], np.maximum(ref["a_auth"], np.where(ref["s47"], icpc, ref["a_auth"]))
+    )
+    cinp = (
+        ref["indicated"] & (closure > support_start) & (support_start <= win.end)
+        & (cy >= FIRST_CIN_PLAN_YEAR)
+    )
     # Reviews: 3 months after the start, then every 6 months while the plan is open.
     last = np.minimum(ref["plan_end"] - 1, win.end)
     first = icpc + 90
@@ -260,6 +272,7 @@ def prepare(ctx: g.Context, sim: dict[str, dict[str, NDArray[Any]]]) -> Part:
         "cm": cm[oi], "icpc": _days(icpc[oi]), "plan_end": _days(ref["plan_end"][oi], ref["plan_end"][oi] <= win.end),
         "cat_init": cat_init[oi].astype(np.int8), "cat_latest": cat_latest[oi], "prev_rec": prev_rec[oi],
         "n_rev": n_rev[oi], "rev_first": first[oi],
+        "cinp": cinp[oi], "cinp_start": _days(support_start[oi]),
         "n_fac": np.bincount(fac_i, minlength=oi.size).astype(np.int64),
     }
     return {
@@ -507,7 +520,7 @@ def build(
         "referral_nfa": obs("nfa"),
         "census_year": _census_year_array(obs("cy")),
     })
-    del closed, reason
+    del reason
 
     am = obs("am")
     a_start = obs("a_start")
@@ -549,6 +562,15 @@ def build(
         "icpc_not_required": obs("icpc_not_required")[sm],
     })
     del sm, o_icpc_obs
+
+    cp = obs("cinp")
+    tables["cin_plans"] = _frame("cin_plans", {
+        **ids(cp),
+        "cin_referral_date": _ns(o_day[cp]),
+        "cin_plan_start_date": _ns(obs("cinp_start")[cp]),
+        "cin_plan_end_date": _ns(closed[cp]),
+    })
+    del cp, closed
 
     cm = obs("cm")
     o_icpc = obs("icpc")
@@ -598,7 +620,7 @@ def build(
         cin_episodes=tables["cin_episodes"],
         assessments=tables["assessments"],
         assessment_factors=tables["assessment_factors"],
-        cin_plans=empty_table("cin_plans"),
+        cin_plans=tables["cin_plans"],
         section47=tables["section47"],
         cpps=tables["cpps"],
         cpp_reviews=tables["cpp_reviews"],

@@ -27,6 +27,7 @@ from recurrence.errors import ModelInputError
 from recurrence.synth import generator as g
 from recurrence.synth.assemble import (
     FIRST_CENSUS_YEAR,
+    FIRST_CIN_PLAN_YEAR,
     build,
     simulate_and_prepare,
     simulate_to_file,
@@ -250,7 +251,8 @@ def census_year_tables(tables: CINTables, year: int) -> CINTables:
 
     Episodes open at some time from 1 April ``year - 1`` to 31 March ``year``; records that
     started after 31 March ``year`` are dropped and dates after it are unknown (closure,
-    authorisation, plan end, initial conference, death). ``census_year`` is set to ``year``.
+    authorisation, plan end, CIN plan end, initial conference, death); CIN plans appear from
+    the 2021-22 return. ``census_year`` is set to ``year``.
     """
     start = pd.Timestamp(f"{year - 1}-04-01")
     ref = pd.Timestamp(f"{year}-03-31")
@@ -279,10 +281,15 @@ def census_year_tables(tables: CINTables, year: int) -> CINTables:
     cpp = within(tables.cpps, "cpp_start_date")
     cpp.loc[cpp["cpp_end_date"] > ref, "cpp_end_date"] = pd.NaT
     rev = within(tables.cpp_reviews, "cpp_review_date")
+    # CINPlanDates entered the census with the 2021-22 return.
+    cinp = within(tables.cin_plans, "cin_plan_start_date")
+    if year < FIRST_CIN_PLAN_YEAR:
+        cinp = cinp.iloc[0:0]
+    cinp.loc[cinp["cin_plan_end_date"] > ref, "cin_plan_end_date"] = pd.NaT
     ch = tables.children.merge(ep[["la_code", "la_child_id"]].drop_duplicates(), on=["la_code", "la_child_id"])
     ch.loc[ch["person_death_date"] > ref, "person_death_date"] = pd.NaT
     frames = {"children": ch, "cin_episodes": ep, "assessments": asm, "assessment_factors": fac,
-              "section47": s47, "cpps": cpp, "cpp_reviews": rev}
+              "cin_plans": cinp, "section47": s47, "cpps": cpp, "cpp_reviews": rev}
     return _tables({k: v.reset_index(drop=True) for k, v in frames.items()})
 
 
