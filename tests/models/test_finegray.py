@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _glm_rref import data, ref
 
-from recurrence.errors import ModelInputError
+from recurrence.errors import ConvergenceError, ModelInputError
 from recurrence.models.finegray import fine_gray
 
 
@@ -51,6 +51,35 @@ def test_bad_input() -> None:
         fine_gray(d.assign(x1=np.r_[np.nan, d["x1"].to_numpy()[1:]]), time="time",
                   status="status", covariates=["x1"])
 
+
+
+def test_monotone_likelihood_raises_instead_of_returning_a_drifting_estimate() -> None:
+    # Every failure of cause 1 has x2 = 1: the likelihood increases without bound in beta_x2.
+    # crr stops near 30 without a warning; like coxph, fine_gray names the term and raises.
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    n = 60
+    d = pd.DataFrame({"time": rng.integers(1, 7, n).astype(float), "x1": rng.normal(size=n),
+                      "x2": rng.integers(0, 2, n), "status": rng.choice([0, 1, 2], n)})
+    d.loc[d["status"] == 1, "x2"] = 1
+    with pytest.raises(ConvergenceError, match="x2"):
+        fine_gray(d, time="time", status="status", covariates=["x1", "x2"], cause=1)
+    # Breaking the separation with one failure at x2 = 0 gives a finite fit again.
+    d.loc[d.index[d["status"] == 1][0], "x2"] = 0
+    res = fine_gray(d, time="time", status="status", covariates=["x1", "x2"], cause=1)
+    assert res.converged and np.isfinite(res.se()).all() and abs(res.params["x2"]) < 10
+
+
+def test_rows_at_time_zero_keep_weight_one_when_censored_at_zero() -> None:
+    # G(0-) = 1 whatever is censored at 0 (crr uses G(0); see the module docstring).
+    from recurrence.models.finegray import _prepare
+
+    t = np.array([0.0, 0.0, 0.0, 1.0, 2.0, 3.0])
+    status = np.array([0, 1, 2, 1, 0, 2])
+    fd = _prepare(t, status, np.zeros((6, 1)))
+    np.testing.assert_array_equal(fd.G[fd.t == 0], 1.0)
+    assert fd.G[fd.t == 1][0] == pytest.approx(5 / 6)  # one of six censored at 0
 
 
 def test_predicted_cif_matches_predict_crr() -> None:

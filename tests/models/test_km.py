@@ -64,6 +64,17 @@ def test_weighted_uses_survfit_variance_rule() -> None:
     for col in COLS:
         np.testing.assert_allclose(km.table[col].to_numpy(float), exp[col].to_numpy(float),
                                    rtol=1e-10, atol=1e-12, equal_nan=True, err_msg=col)
+    # A weighted curve that reaches 0: survfit's IJ SE there is exactly 0 and the plain limits
+    # are 0 (rounding noise in the influence sum used to make them NaN).
+    z = d.assign(w=1 + (n % 4) / 2)
+    z.loc[z["time"] == z["time"].max(), "status"] = 1
+    kz = kaplan_meier(z, time="time", event="status", weights="w", conf_type="plain").table
+    exp = _r("weighted_to_zero")
+    assert exp["surv"].iloc[-1] == 0 and kz["surv"].iloc[-1] == 0
+    for col in COLS:
+        np.testing.assert_allclose(kz[col].to_numpy(float), exp[col].to_numpy(float),
+                                   rtol=1e-10, atol=1e-12, equal_nan=False, err_msg=col)
+    assert kz["std_err"].iloc[-1] == 0.0
     # Integer weights keep Greenwood: equal to replicating rows.
     wi = 1 + (n % 3)
     a = kaplan_meier(d.assign(w=wi), time="time", event="status", weights="w").table

@@ -14,7 +14,13 @@ pl <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "plain")
 ll <- survfit(Surv(time, status) ~ 1, data = d, conf.type = "log-log")
 d$w <- 1 + (seq_len(nrow(d)) %% 4) / 2  # case weights 1, 1.5, 2, 2.5
 wt <- survfit(Surv(time, status) ~ 1, data = d, weights = w)
-res <- rbind(all, g0, g1, one(pl, "plain"), one(ll, "log-log"), one(wt, "weighted"))
+# Non-integer weights and a curve that reaches 0 (every row at the last time has an event):
+# the IJ variance there is exactly 0 and the plain limits are 0.
+z <- d
+z$status[z$time == max(z$time)] <- 1
+wz <- survfit(Surv(time, status) ~ 1, data = z, weights = w, conf.type = "plain")
+res <- rbind(all, g0, g1, one(pl, "plain"), one(ll, "log-log"), one(wt, "weighted"),
+             one(wz, "weighted_to_zero"))
 write.csv(res, "tests/r/ref/km_reference.csv", row.names = FALSE)
 # Medians, including curves that are exactly 0.5 over an interval (R takes its midpoint).
 cases <- list(a = list(t = c(1, 2, 3, 4), e = c(1, 1, 1, 1)),

@@ -18,10 +18,24 @@ agree with crr to rounding error at any size.
 Ties: failures tied at a time share one risk set (Breslow), and a censoring tied with a failure
 is treated as happening after it (``G(t-)`` excludes censorings at ``t``), both as crr.
 A single censoring group is supported (crr's ``cengroup`` is not).
+
+One known difference from crr: crr looks ``G`` up at ``t (1 - 100 eps)``, which is ``t-`` for
+every positive time but ``0`` itself at ``t = 0``, so with censorings at time 0 it gives the
+rows at time 0 the weight ``G(0) < 1`` instead of ``G(0-) = 1``. Here the tie rule above holds
+at 0 too (``G(0-) = 1``). Where some row is censored at time 0 and an event also falls at 0 the
+two differ; in a 60-row fuzzing example by 3e-3 relative in the coefficients and 2e-3 in the
+SEs. With no censoring at time 0 they agree to rounding.
+
+Monotone likelihood (a covariate level with every failure of the cause) has no finite maximum.
+crr then stops at a large value (30 or more on the log scale) without a warning; here it raises
+:class:`~recurrence.errors.ConvergenceError` naming the term, as :func:`~recurrence.models.cox.coxph`
+does, using coxph's test: the Newton step still to take from the converged point is not
+negligible relative to the coefficient.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -151,6 +165,33 @@ def _sandwich(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.ndarray:
     return Iinv @ (U.T @ U) @ Iinv.T
 
 
+def _drifting_terms(info: np.ndarray, score: np.ndarray, beta: np.ndarray, tol: float) -> list[int]:
+    """Indices of coefficients drifting to infinity at a converged point (coxph.fit's check).
+
+    At a genuine maximum the Newton step still to take is of rounding size. Along a direction in
+    which the likelihood is monotone the score and the information both vanish exponentially,
+    so the step stays of order one although each is at rounding level; R's coxph flags a
+    coefficient when that step exceeds ``sqrt(eps) |beta|`` (``toler.inf``). An exactly
+    singular information flags the terms whose information vanished.
+    """
+    try:
+        nxt = np.abs(np.linalg.solve(info, score))
+    except np.linalg.LinAlgError:
+        diag = np.abs(np.diag(info))
+        return [int(i) for i in np.flatnonzero(diag <= np.finfo(float).eps * diag.max())]
+    flagged = (nxt > tol) & (nxt > np.sqrt(tol) * np.abs(beta))
+    return [int(i) for i in np.flatnonzero(flagged)]
+
+
+def _monotone_error(names: Sequence[str], idx: list[int], it: int) -> ConvergenceError:
+    terms = ", ".join(names[i] for i in idx) if idx else "some term"
+    return ConvergenceError(
+        f"Fine-Gray: after {it} Newton iterations the coefficient of {terms} is drifting to "
+        "+/- infinity (monotone likelihood, typically because every failure of the cause is in "
+        "one level of that covariate). Combine sparse categories or drop the term."
+    )
+
+
 @dataclass(frozen=True, repr=False)
 class FineGrayResults(ModelResults):
     """Results of :func:`fine_gray` (log-subdistribution-hazard scale).
@@ -224,8 +265,15 @@ def fine_gray(
     ll, score, info = _loglik_score_info(fd, beta)
     converged = False
     it = 0
-    for it in range(1, maxit + 1):  # noqa: B007 - reported after the loop
-        step = linalg.solve(info, score, assume_a="pos")
+    for it in range(1, maxit + 1):
+        try:
+            with warnings.catch_warnings():
+                # ill-conditioning on the way to a monotone-likelihood error is reported there
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                step = linalg.solve(info, score, assume_a="pos")
+        except linalg.LinAlgError:
+            # The information of a drifting coefficient underflows to exactly 0.
+            raise _monotone_error(design.names, _drifting_terms(info, score, beta, tol), it) from None
         # Size-free stopping rule on the full Newton step (the score itself grows with n).
         full_small = np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta)))
         for _ in range(30):
@@ -243,6 +291,9 @@ def fine_gray(
             f"Fine-Gray Newton-Raphson did not converge in {it} iterations; check for a "
             "covariate that separates the cause (monotone likelihood) or raise maxit"
         )
+    infinite = _drifting_terms(info, score, beta, tol)
+    if infinite:
+        raise _monotone_error(design.names, infinite, it)
     cov = _sandwich(fd, beta, info)
     _, S0, _, _ = _risk_sums(fd, beta, second=False)
     baseline = pd.DataFrame({"time": fd.tau, "hazard_jump": fd.d / S0})

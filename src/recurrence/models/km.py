@@ -142,8 +142,10 @@ def _km_one(t: np.ndarray, e: np.ndarray, w: np.ndarray, robust: bool) -> pd.Dat
         lam = np.where(n_risk > 0, n_event / n_risk, 0.0)
         s_prev = np.r_[1.0, surv[:-1]]
         v_s = influence_var(t, e, [1.0], times, n_risk, lam, lam[None, :], s_prev, w)[0]
-        # survfit reports this one as the SE of S itself (not of log S); so do we.
-        var = v_s
+        # survfit reports this one as the SE of S itself (not of log S); so do we. Where the
+        # curve has reached 0 no reweighting can lift it, so the variance is exactly 0 (as R);
+        # the sum of influences leaves rounding noise there, which made the plain limits NaN.
+        var = np.where(surv == 0, 0.0, v_s)
     return pd.DataFrame(
         {"time": times, "n_risk": n_risk, "n_event": n_event, "n_censor": n_censor,
          "surv": surv, "std_err": np.sqrt(var)}
