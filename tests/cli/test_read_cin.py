@@ -94,3 +94,64 @@ def test_bad_format_and_missing_path(run: Runner, tmp_path: Path) -> None:
     res = run("read-cin", str(tmp_path / "nope.xml"), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "file not found" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _returns_folder(tmp_path: Path) -> Path:
+    src = tmp_path / "returns"
+    src.mkdir()
+    (src / "cin_2024.xml").write_bytes((FIXTURES / "years" / "cin_2024.xml").read_bytes())
+    return src
+
+
+def test_folder_notes_are_not_inputs_and_a_rerun_skips_its_own_output(run: Runner, tmp_path: Path) -> None:
+    src = _returns_folder(tmp_path)
+    (src / "notes.txt").write_text("received 3 March; LA 318 to resubmit\n", encoding="utf-8")
+    out = src / "tables"
+    first = run("read-cin", str(src), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "from 1 input file(s)" in first.stdout
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # The output folder sits inside the input folder: a second run must not read it back.
+    second = run("read-cin", str(src), "--out", str(out))
+    assert second.returncode == 0, second.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_ambiguous_inputs_are_refused(run: Runner, tmp_path: Path) -> None:
+    src = _returns_folder(tmp_path)
+    tables = tmp_path / "tables"
+    assert run("read-cin", str(src), "--out", str(tables)).returncode == 0
+    # A tables folder that also holds a return: which is meant cannot be known.
+    (tables / "late.xml").write_bytes((FIXTURES / "years" / "cin_2023.xml").read_bytes())
+    res = run("read-cin", str(tables), "--out", str(tmp_path / "o1"))
+    assert res.returncode == 2 and "also 1 XML file(s)" in res.stderr
+    (tables / "late.xml").unlink()
+    # The same table in two formats (a CSV run into a folder of an earlier parquet run).
+    assert run("read-cin", str(src), "--out", str(tables), "--format", "parquet").returncode == 0
+    res = run("read-cin", str(tables), "--out", str(tmp_path / "o2"))
+    assert res.returncode == 2 and "holds both children.parquet and children.csv" in res.stderr
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_out_that_is_a_file_and_invalid_combined_tables_are_one_line_errors(
+    run: Runner, tmp_path: Path
+) -> None:
+    good = str(FIXTURES / "years" / "cin_2024.xml")
+    afile = tmp_path / "afile"
+    afile.write_text("keep me", encoding="utf-8")
+    res = run("read-cin", good, "--out", str(afile))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "--out exists and is not a directory" in res.stderr
+    assert afile.read_text(encoding="utf-8") == "keep me"
+    # A return dated 1990 gives census year 1990, outside the census's range: the message names
+    # the table, the column and the value (it used to end in "({)").
+    old = tmp_path / "old.xml"
+    old.write_text(
+        (FIXTURES / "years" / "cin_2024.xml").read_text(encoding="utf-8")
+        .replace("<ReferenceDate>2024-03-31</ReferenceDate>", "<ReferenceDate>1990-03-31</ReferenceDate>")
+        .replace("<Year>2024</Year>", "<Year>1990</Year>"),
+        encoding="utf-8",
+    )
+    res = run("read-cin", str(old), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "table cin_episodes, column 'census_year'" in res.stderr

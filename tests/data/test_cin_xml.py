@@ -210,3 +210,99 @@ def test_an_la_code_must_be_three_ascii_digits(tmp_path: Path, lea: str) -> None
     path.write_text(re.sub(r"<LEA>\d+</LEA>", f"<LEA>{lea}</LEA>", base, count=1), encoding="utf-8")
     with pytest.raises(InputFileError, match="not a 3-digit LA code"):
         read_cin_xml(path)
+
+
+# A minimal return around one child; {children} replaces the Children element's content.
+_RETURN = (
+    "<Message><Header><CollectionDetails><Collection>CIN</Collection><Year>2023</Year>"
+    "<ReferenceDate>2023-03-31</ReferenceDate></CollectionDetails><Source><LEA>201</LEA>"
+    "</Source></Header>\n<Children>{children}</Children>{after}</Message>"
+)
+
+
+def _child(cid: str = "C1", episode: str = "", chars: str = "<Ethnicity>WBRI</Ethnicity>") -> str:
+    return (
+        f"<Child><ChildIdentifiers><LAchildID>{cid}</LAchildID><PersonBirthDate>2015-01-01"
+        f"</PersonBirthDate><GenderCurrent>1</GenderCurrent></ChildIdentifiers>"
+        f"<ChildCharacteristics>{chars}</ChildCharacteristics>"
+        f"<CINdetails><CINreferralDate>2022-05-01</CINreferralDate>{episode}</CINdetails></Child>"
+    )
+
+
+def _write(tmp_path: Path, children: str, after: str = "", name: str = "r.xml") -> Path:
+    path = tmp_path / name
+    path.write_text(_RETURN.format(children=children, after=after), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("children", "after", "pattern"),
+    [
+        (_child("C1") + "<child><ChildIdentifiers/></child>", "", r"line \d+: unexpected element <child> in Children"),
+        ("<x:Child xmlns:x='urn:x'/>" + _child("C2"), "", r"<\{urn:x\}Child> in Children \(CIN census returns use no XML namespace\)"),
+        (_child("C1"), "<Extra/>", r"unexpected element <Extra> in Message"),
+    ],
+)
+def test_elements_outside_the_census_structure_are_file_errors(
+    tmp_path: Path, children: str, after: str, pattern: str
+) -> None:
+    # They were skipped with every record in them (0 children, no rejection, exit 0).
+    with pytest.raises(InputFileError, match=pattern):
+        read_cin_xml(_write(tmp_path, children, after))
+
+
+def test_a_namespaced_children_element_is_a_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "ns.xml"
+    path.write_text(
+        _RETURN.format(children=_child(), after="").replace("<Children>", "<Children xmlns='urn:x'>"),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError, match=r"<\{urn:x\}Children> in Message.*no XML namespace"):
+        read_cin_xml(path)
+
+
+def test_a_comment_inside_a_value_does_not_hide_it(tmp_path: Path) -> None:
+    from recurrence.data.cin_xml import parse_cin_xml
+
+    episode = "<CINclosureDate><!-- checked -->2022-06-01<?pi x?></CINclosureDate><ReasonForClosure>RC1</ReasonForClosure>"
+    path = _write(tmp_path, _child(episode=episode))
+    t = read_cin_xml(path)
+    assert t.cin_episodes["cin_closure_date"].tolist() == [pd.Timestamp("2022-06-01")]
+    assert t.rejections.empty  # no field row naming a Python object's address
+    one = parse_cin_xml(path, workers=1)
+    two = parse_cin_xml(path, workers=2, piece_bytes=64)
+    for name, frame in one.tables.items():
+        pd.testing.assert_frame_equal(frame, two.tables[name])
+
+
+def test_a_repeated_leaf_is_caught_even_when_the_first_is_empty(tmp_path: Path) -> None:
+    episode = "<CINclosureDate/><CINclosureDate>2022-06-01</CINclosureDate>"
+    t = read_cin_xml(_write(tmp_path, _child(episode=episode)))
+    assert t.cin_episodes.empty
+    rej = t.rejections.set_index("record")
+    assert rej.loc["episode", "reason"] == "repeated element"
+    assert rej.loc["episode", "element"] == "CINclosureDate"
+
+
+def test_a_second_disabilities_list_is_reported_and_its_items_kept(tmp_path: Path) -> None:
+    chars = ("<Ethnicity>WBRI</Ethnicity><Disabilities><Disability>VIS</Disability></Disabilities>"
+             "<Disabilities><Disability>HAND</Disability></Disabilities>")
+    t = read_cin_xml(_write(tmp_path, _child(chars=chars)))
+    assert t.children["disabilities"].tolist() == ["HAND VIS"]
+    assert t.rejections[["record", "element", "reason"]].values.tolist() == [
+        ["field", "ChildCharacteristics/Disabilities", "repeated element"]
+    ]
+
+
+def test_dates_need_ascii_digits_and_a_real_time_zone() -> None:
+    assert check_date("٢٠٢٢-٠٥-٠١") == (None, "invalid date")  # Arabic-Indic digits
+    assert check_date("2022-05-01+99:99") == (None, "invalid date")
+    assert check_date("2022-05-01+14:00") == ("2022-05-01", None)
+    assert check_date("2022-05-01-05:30") == ("2022-05-01", None)
+
+
+def test_previous_plans_accept_the_plus_sign_of_xs_positive_integer() -> None:
+    from recurrence.data.cin_xml import is_previous_cpp_count
+
+    assert is_previous_cpp_count("+2") and is_previous_cpp_count("2")
+    assert not is_previous_cpp_count("-2") and not is_previous_cpp_count("²")

@@ -9,7 +9,7 @@ import typer
 
 from recurrence.cli import app
 from recurrence.data.io import check_format, write_tables
-from recurrence.data.reader import read_cin
+from recurrence.data.reader import expand_paths, read_cin
 from recurrence.data.rejections import summarise
 from recurrence.errors import InputFileError
 
@@ -43,13 +43,18 @@ def read_cin_command(
         table_format = check_format(fmt)
     except ValueError as exc:
         raise InputFileError("--format", str(exc)) from exc
-    tables = read_cin(paths, workers=workers)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(str(out), "--out exists and is not a directory")
+    # The output folder is never an input: a re-run into a folder inside an input folder must
+    # not read the previous run's tables as NPD extracts.
+    files, table_dirs = expand_paths(paths, exclude=[out])
+    tables = read_cin(paths, workers=workers, exclude=[out])
     write_tables(tables, out, table_format)
     n_plans = len(tables.cpps)
     typer.echo(
         f"read {len(tables.children)} children, {len(tables.cin_episodes)} episodes, "
         f"{n_plans} child protection plans ({len(tables.cin_plans)} CIN plans) "
-        f"from {len(paths)} input(s); wrote {len(tables.as_dict())} tables to {out}"
+        f"from {len(files) + len(table_dirs)} input file(s) or table folder(s); wrote {len(tables.as_dict())} tables to {out}"
     )
     if tables.rejections.empty:
         typer.echo("rejections: none")

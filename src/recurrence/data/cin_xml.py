@@ -155,8 +155,12 @@ _YES_NO = codes.YES_NO_VALUES
 _GENDER = codes.GENDER_CURRENT_TO_SEX
 _SEX = _canonical(codes.SEX_CODES)
 
-_UPN_RE: Final = re.compile(r"^[A-Za-z]\d{11}[A-Za-z0-9]$")
-_DATE_RE: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+# [0-9], not \d: in Python \d also matches other scripts' digits, which xs:date forbids. The
+# optional time zone is xs:date's: Z or an offset from -14:00 to +14:00.
+_UPN_RE: Final = re.compile(r"^[A-Za-z][0-9]{11}[A-Za-z0-9]$")
+_DATE_RE: Final = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?$"
+)
 _MIN_DATE: Final = dt.date(1800, 1, 1)
 _MAX_DATE: Final = dt.date(2200, 12, 31)
 
@@ -363,30 +367,56 @@ def _tail(el: Any, sub: Any, rec: _Rec) -> None:
         rec.notes.append((rj.STRAY_TEXT, f"{el.tag}/{sub.tag}", tail.strip()))
 
 
+def _leaf_text(sub: Any, rec: _Rec) -> str:
+    """Text of a leaf that has child nodes: comments and processing instructions are skipped
+    (the text around them is the value); an element inside a leaf is an unknown element.
+    """
+    parts = [sub.text or ""]
+    for node in sub:
+        if isinstance(node.tag, str):
+            rec.notes.append((rj.UNKNOWN_ELEMENT, f"{sub.tag}/{node.tag}", None))
+        parts.append(node.tail or "")
+    return "".join(parts).strip()
+
+
 def _collect(el: Any, rec: _Rec, leaves: frozenset[str], subs: dict[str, Any]) -> None:
     """Read ``el``'s children into ``rec``: leaves into vals, sub-records through ``subs``."""
     text = el.text  # _stray inlined: this runs for every record of a national file
     if text and not text.isspace():
         rec.notes.append((rj.STRAY_TEXT, el.tag, text.strip()))
     vals = rec.vals
+    seen: set[str] = set()  # leaves met, empty ones included, so a later repeat is caught
     for sub in el.iterchildren(_ELEMENTS):
         tag = sub.tag
         tail = sub.tail
         if tail and not tail.isspace():
             _tail(el, sub, rec)
         if tag in leaves:
-            text = sub.text
-            text = text.strip() if text else ""
-            if tag in vals:
-                rec.errs.append((rj.REPEATED_ELEMENT, tag, text))
-            elif text:
-                vals[tag] = text
             if len(sub):
-                rec.notes.append((rj.UNKNOWN_ELEMENT, f"{tag}/{sub[0].tag}", None))
+                text = _leaf_text(sub, rec)
+            else:
+                text = sub.text
+                text = text.strip() if text else ""
+            if tag in seen:
+                rec.errs.append((rj.REPEATED_ELEMENT, tag, text))
+            else:
+                seen.add(tag)
+                if text:
+                    vals[tag] = text
         elif tag in subs:
+            if tag in _SINGLE_LISTS:
+                # The XSD allows one such list; the items of a second are still kept (no value
+                # is ambiguous), and the repeat is reported.
+                if tag in seen:
+                    rec.notes.append((rj.REPEATED_ELEMENT, f"{el.tag}/{tag}", None))
+                seen.add(tag)
             subs[tag](sub, rec)
         else:
             rec.notes.append((rj.UNKNOWN_ELEMENT, f"{el.tag}/{tag}", None))
+
+
+_SINGLE_LISTS: Final = frozenset({"Disabilities", "FactorsIdentifiedAtAssessment", "Reviews"})
+"""List elements that occur at most once in their record (``maxOccurs = 1`` in the XSDs)."""
 
 
 def _list_items(el: Any, rec: _Rec, item_tag: str, kind: str | None) -> None:
@@ -402,10 +432,11 @@ def _list_items(el: Any, rec: _Rec, item_tag: str, kind: str | None) -> None:
         if tag != item_tag:
             rec.notes.append((rj.UNKNOWN_ELEMENT, f"{el.tag}/{tag}", None))
             continue
-        text = sub.text
-        text = text.strip() if text else ""
         if len(sub):
-            rec.notes.append((rj.UNKNOWN_ELEMENT, f"{tag}/{sub[0].tag}", None))
+            text = _leaf_text(sub, rec)
+        else:
+            text = sub.text
+            text = text.strip() if text else ""
         if kind is None:
             rec.vals[f"{item_tag}#{len(rec.vals)}"] = text
         else:
@@ -816,7 +847,8 @@ def is_previous_cpp_count(text: str) -> bool:
     some of which ``int`` cannot convert (the XSD type, ``xs:positiveInteger``, allows only
     ASCII digits).
     """
-    return text.isascii() and text.isdigit() and len(text) < 6
+    digits = text[1:] if text[:1] == "+" else text  # xs:positiveInteger allows a plus sign
+    return digits.isascii() and digits.isdigit() and len(digits) < 6
 
 
 def header_values(header: Any) -> tuple[str | None, int | None]:
@@ -927,11 +959,13 @@ def _iter_source(
             if not misplaced:
                 el.clear()
                 while el.getprevious() is not None:
+                    _check_in_children(p, parent[0])
                     del parent[0]
             if chunk_children is not None and parser.n_children >= chunk_children:
                 la = _check_la(p, la_code)
                 yield _chunk(p, parser, la, census_year)
                 parser.n_children = 0
+        _check_structure(p, it.root)
     except etree.XMLSyntaxError as exc:
         msg = str(exc.msg or exc)
         raise InputFileError(p, f"malformed XML at line {exc.position[0]}: {msg}") from exc
@@ -939,6 +973,45 @@ def _iter_source(
         raise InputFileError(p, f"cannot read file ({exc.strerror or exc})") from exc
     la = _check_la(p, la_code)
     yield _chunk(p, parser, la, census_year)
+
+
+def _unexpected(path: str, node: Any, where: str) -> InputFileError:
+    tag = node.tag
+    hint = " (CIN census returns use no XML namespace)" if tag.startswith("{") else ""
+    return InputFileError(
+        path,
+        f"line {node.sourceline}: unexpected element <{tag}> in {where}{hint}; its content "
+        "cannot be read as census records",
+    )
+
+
+def _check_in_children(path: str, node: Any) -> None:
+    """Refuse an element in ``Children`` that is not a ``Child`` (comments and PIs are fine).
+
+    A lower-case ``child``, a namespaced or prefixed ``Child`` would otherwise be skipped with
+    every record in it: a whole-file error, because no record of it can be named.
+    """
+    if isinstance(node.tag, str) and node.tag != "Child":
+        raise _unexpected(path, node, "Children")
+
+
+def _check_structure(path: str, root: Any) -> None:
+    """After the parse: ``Message`` holds only ``Header`` and ``Children``, which holds ``Child``
+    (a ``Child`` elsewhere is a "misplaced record" rejection, not a file error).
+
+    Children already parsed were removed from the tree as they went; what remains is checked
+    here (elements after the last ``Child``, or anything beside ``Header`` and ``Children``).
+    """
+    if root is None:
+        return
+    for node in root:
+        # A Child here was already rejected as a misplaced record.
+        if not isinstance(node.tag, str) or node.tag in ("Header", "Child"):
+            continue
+        if node.tag != "Children":
+            raise _unexpected(path, node, ROOT_TAG)
+        for sub in node:
+            _check_in_children(path, sub)
 
 
 def _check_la(path: str, la_code: str | None) -> str:

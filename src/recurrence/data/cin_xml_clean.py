@@ -246,6 +246,9 @@ def _rows(root: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Rows of every table of a clean document; raises :class:`_NotClean` otherwise."""
     out = _Tables()
     n_kept = 0
+    # Anything beside Header and Children in the root is a whole-file error of the full reader.
+    if any(isinstance(n.tag, str) and n.tag not in ("Header", "Children", "Child") for n in root):
+        raise _NotClean
     for holder in root.iter("Children"):
         for child in holder:
             # Anything else in Children (a comment, a namespaced Child) is left to the full
@@ -279,6 +282,8 @@ def _child(el: Any, out: _Tables) -> None:
             if chars is not None:
                 raise _NotClean
             chars, lists = _fields(part, _CHARACTERISTICS, _DISABILITIES)
+            if len(lists) > 1:  # a repeated list is noted by the full reader
+                raise _NotClean
             for sub in lists:
                 disabilities.extend(_items(sub, "Disability"))
     ids = ids or {}
@@ -336,6 +341,8 @@ def _episode(el: Any, cid: str, out: _Tables) -> None:
         tag = sub.tag
         if tag == "Assessments":
             a, lists = _fields(sub, cx._ASSESSMENT_LEAVES, _FACTOR_LIST)
+            if len(lists) > 1:
+                raise _NotClean
             start = _key_date(a, "AssessmentActualStartDate")
             review = _date(a, "AssessmentInternalReviewDate")
             auth = _date(a, "AssessmentAuthorisationDate")
@@ -371,6 +378,8 @@ def _episode(el: Any, cid: str, out: _Tables) -> None:
             out.s47s.append(row47)
         else:  # ChildProtectionPlans: _fields allows nothing else
             c, lists = _fields(sub, cx._CPP_LEAVES, _REVIEW_LIST)
+            if len(lists) > 1:
+                raise _NotClean
             start = _key_date(c, "CPPstartDate")
             end = _date(c, "CPPendDate")
             _ordered(start, end)

@@ -58,6 +58,8 @@ def write_tables(
     """
     check_format(fmt)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputFileError(str(out), "output path exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     frames = {**tables.as_dict(), **(extra or {})}
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
@@ -101,14 +103,16 @@ def read_tables(directory: str | os.PathLike[str], validate: bool = True) -> CIN
         raise InputFileError(str(d), "not a directory of recurrence tables")
     frames: dict[str, pd.DataFrame] = {}
     for name in TABLE_NAMES:
-        for ext in ("parquet", "csv"):
-            p = d / f"{name}.{ext}"
-            if p.exists():
-                frames[name] = read_frame(p, name)
-                break
-        else:
-            if name in ("children", "cin_episodes"):
-                raise InputFileError(str(d), f"missing table {name}.csv or {name}.parquet")
+        found = [d / f"{name}.{ext}" for ext in ("parquet", "csv") if (d / f"{name}.{ext}").exists()]
+        if len(found) > 1:
+            # Which one is current cannot be known (write_tables leaves the other format alone).
+            raise InputFileError(
+                str(d), f"holds both {name}.parquet and {name}.csv; remove the stale one"
+            )
+        if found:
+            frames[name] = read_frame(found[0], name)
+        elif name in ("children", "cin_episodes"):
+            raise InputFileError(str(d), f"missing table {name}.csv or {name}.parquet")
     tables = CINTables.from_mapping(frames)
     if not validate:
         return tables
@@ -132,8 +136,13 @@ def _schema_error(directory: Path, exc: pa_errors.SchemaErrors) -> InputFileErro
     row = first.get("index")
     # CSV row number as a spreadsheet shows it: header is row 1.
     where = f"row {int(row) + 2}, " if isinstance(row, numbers.Integral) else ""
-    return InputFileError(
-        str(path),
-        f"{where}column {first.get('column')!r}: value {first.get('failure_case')!r} "
-        f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)",
+    return InputFileError(str(path), where + schema_failure_text(exc))
+
+
+def schema_failure_text(exc: pa_errors.SchemaErrors) -> str:
+    """The first failure of a pandera validation as one line: column, value, check, count."""
+    first = exc.failure_cases.iloc[0]
+    return (
+        f"column {first.get('column')!r}: value {first.get('failure_case')!r} "
+        f"fails {first.get('check')!r} ({len(exc.failure_cases)} failure(s) in all)"
     )

@@ -5,8 +5,11 @@ Dispatch, per path given:
 - a ``.xml`` file: a CIN census return (:mod:`recurrence.data.cin_xml`);
 - a ``.csv`` / ``.tsv`` / ``.txt`` file: an NPD-style flat extract (:mod:`recurrence.data.npd`);
 - a folder: the package's own tables when it holds ``children.csv`` (or ``.parquet``) and
-  ``cin_episodes.*`` (:func:`recurrence.data.io.read_tables`); otherwise every ``*.xml`` and
-  NPD-style ``*.csv`` in it and its sub-folders, in sorted path order.
+  ``cin_episodes.*`` (:func:`recurrence.data.io.read_tables`; a tables folder that also holds
+  ``.xml`` returns is refused, as ambiguous); otherwise every ``*.xml`` and NPD-style ``*.csv``
+  in it and its sub-folders, in sorted path order (other files, such as notes, are not inputs;
+  ``.tsv`` / ``.txt`` extracts are read when named explicitly). Folders passed as ``exclude``
+  (the command's own output folder) are skipped, so a re-run does not read its earlier output.
 
 All CIN XML returns and NPD extracts found are parsed first and then linked together into one
 de-duplicated dataset (:func:`recurrence.data.linkage.link_returns`), so a folder of returns
@@ -25,13 +28,15 @@ import pandas as pd
 from pandera import errors as pa_errors
 
 from recurrence.data import cin_xml, npd
-from recurrence.data.io import read_tables
+from recurrence.data.io import read_tables, schema_failure_text
 from recurrence.data.linkage import ParsedLike, link_returns, sort_tables
 from recurrence.data.schema import TABLE_NAMES, CINTables, coerce_table, empty_table
 from recurrence.errors import InputFileError
 
 XML_SUFFIXES = frozenset({".xml"})
 FLAT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+FOLDER_SUFFIXES = frozenset({".xml", ".csv"})
+"""Files collected from folders (a ``.txt`` beside the returns is usually notes)."""
 
 
 def _is_tables_dir(d: Path) -> bool:
@@ -40,14 +45,32 @@ def _is_tables_dir(d: Path) -> bool:
     )
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
-    """Split inputs into (files to parse, directories of package tables)."""
+def _inside(f: Path, dirs: Sequence[Path]) -> bool:
+    rf = f.resolve()
+    return any(rf.is_relative_to(d) for d in dirs)
+
+
+def expand_paths(
+    paths: Iterable[str | os.PathLike[str]], exclude: Sequence[str | os.PathLike[str]] = ()
+) -> tuple[list[Path], list[Path]]:
+    """Split inputs into (files to parse, directories of package tables).
+
+    Files inside an ``exclude`` folder are not collected from folders (see the module docstring).
+    """
     files: list[Path] = []
     table_dirs: list[Path] = []
+    skip = [Path(e).resolve() for e in exclude]
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             if _is_tables_dir(p):
+                returns = sorted(f for f in p.rglob("*.xml") if f.is_file() and not _inside(f, skip))
+                if returns:
+                    raise InputFileError(
+                        str(p),
+                        f"holds the package's tables (children, cin_episodes) and also "
+                        f"{len(returns)} XML file(s), e.g. {returns[0]}; pass them separately",
+                    )
                 table_dirs.append(p)
                 continue
             found = sorted(
@@ -55,7 +78,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], l
                 for f in p.rglob("*")
                 if f.is_file()
                 and not f.name.startswith(".")
-                and f.suffix.lower() in XML_SUFFIXES | FLAT_SUFFIXES
+                and f.suffix.lower() in FOLDER_SUFFIXES
+                and not _inside(f, skip)
             )
             if not found:
                 raise InputFileError(str(p), "folder holds no CIN XML (.xml) or NPD (.csv) files")
@@ -76,6 +100,7 @@ def read_cin(
     *,
     validate: bool = True,
     workers: int = 1,
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> CINTables:
     """Read CIN XML returns, NPD-style extracts and/or table folders into one :class:`CINTables`.
 
@@ -89,6 +114,8 @@ def read_cin(
         Processes that parse the CIN XML returns (and pieces of large ones) in parallel
         (:func:`recurrence.data.cin_xml.parse_cin_xml_files`); the result is the same
         whatever the number.
+    exclude
+        Folders whose files are not collected when a folder is scanned (an output folder).
 
     Notes
     -----
@@ -99,7 +126,7 @@ def read_cin(
         paths = [paths]
     if not paths:
         raise InputFileError("(none)", "no input paths given")
-    files, table_dirs = expand_paths(paths)
+    files, table_dirs = expand_paths(paths, exclude)
     xml_files = [str(f) for f in files if f.suffix.lower() in XML_SUFFIXES]
     done = iter(cin_xml.parse_in_parallel(xml_files, workers=workers))
     parsed: list[ParsedLike] = []
@@ -130,8 +157,10 @@ def read_cin(
             tables.validate()
         except pa_errors.SchemaErrors as exc:
             names = ", ".join(str(p) for p in paths)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "schema check failed"
+            table = getattr(exc.schema, "name", None) or "?"
             raise InputFileError(
-                names, f"inputs do not combine into valid tables ({first})"
+                names,
+                f"inputs do not combine into valid tables: table {table}, "
+                f"{schema_failure_text(exc)}",
             ) from exc
     return tables
