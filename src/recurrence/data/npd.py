@@ -39,7 +39,8 @@ plan                           CIN_CPPstartDate, CIN_CPPendDate, CIN_InitialCate
                                CIN_LatestCategoryOfAbuse, CIN_NumberOfPreviousCPP
 =============================  ====================================================================
 
-Dates may be ISO (``2021-04-01``, optionally with a time) or ``dd/mm/yyyy``.
+Dates may be ISO (``2021-04-01``, optionally with a time) or ``dd/mm/yyyy``, in ASCII digits
+(other scripts' digits make a date, year or count invalid).
 
 Rows and rejections
 -------------------
@@ -47,12 +48,20 @@ Each row gives one child record, one episode and at most one assessment, section
 and plan. A row is rejected (``record == "episode"``, ``source_file == "name.csv:row N"`` with N
 the line number in the file, header = line 1) when its child id, LA code, referral date or
 census year is missing or invalid, or its closure date precedes the referral; its plan,
-assessment and section 47 are then rejected with it. A bad plan or assessment (invalid start,
-end before start) rejects only that record. Unknown codes drop the value with a ``field`` row,
-as in :mod:`recurrence.data.cin_xml`. Rows repeating an episode in the same census year add
-their plan or assessment (a repeated plan start is rejected as ``duplicate cpp``). Episodes
-repeated across census years are de-duplicated by :mod:`recurrence.data.linkage` (the latest
-year wins).
+assessment (with its factors, ``"assessment rejected"``) and section 47 are then rejected with
+it, and the row adds no child record. A bad plan or assessment (invalid start, end before
+start) rejects only that record; so do a plan's, assessment's or section 47's values on a row
+without its start date (``missing required element``, as in :mod:`recurrence.data.cin_xml`;
+``value`` lists the values found). Unknown codes and invalid counts drop the value with a
+``field`` row, as in :mod:`recurrence.data.cin_xml`.
+
+Rows repeating an episode (same LA, census year, child and referral date) add their plan or
+assessment (a repeated plan start is rejected as ``duplicate cpp``); the episode's own fields,
+repeated on each row and sometimes blank there, are combined: a value given on any row is kept.
+Two different values of one episode field reject the episode: every row of it is rejected as
+``repeated element`` (the reason the XML reader gives an element given twice), with
+``element`` the column and ``value`` ``"first != other"``. Episodes repeated across census
+years are de-duplicated by :mod:`recurrence.data.linkage` (the latest year wins).
 """
 
 from __future__ import annotations
@@ -69,7 +78,7 @@ import pandas as pd
 
 from recurrence.data import codes
 from recurrence.data import rejections as rj
-from recurrence.data.cin_xml import TABLE_COLUMNS, check_date
+from recurrence.data.cin_xml import TABLE_COLUMNS, check_date, is_previous_cpp_count
 from recurrence.errors import InputFileError
 
 ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -114,9 +123,43 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
 
 REQUIRED: Final = ("la_child_id", "la_code", "cin_referral_date", "census_year")
 
+EPISODE_FIELDS: Final = (
+    "cin_closure_date",
+    "referral_source",
+    "primary_need_code",
+    "reason_for_closure",
+    "date_of_initial_cpc",
+    "referral_nfa",
+)
+"""Episode-level fields: repeated (sometimes blank) on every row of an episode, and combined."""
+
+SUB_RECORDS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "assessment": (
+        "assessment_actual_start_date",
+        ("assessment_internal_review_date", "assessment_authorisation_date", "factors"),
+    ),
+    "section47": ("s47_actual_start_date", ("initial_cpc_target", "icpc_not_required")),
+    "cpp": (
+        "cpp_start_date",
+        (
+            "cpp_end_date",
+            "initial_category_of_abuse",
+            "latest_category_of_abuse",
+            "number_of_previous_cpp",
+        ),
+    ),
+}
+"""Record kind a row may carry -> (its key field, its other fields)."""
+
 _SPLIT = re.compile(r"[\s,;]+")
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+# [0-9], not \d: \d also matches other scripts' digits (Arabic-Indic, ...), which int() accepts.
+_DMY = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+_ISO_TIME = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+)
+
+_Problem = tuple[str, str, str | None]
+"""``(reason, column, value)`` of a rejection."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +173,45 @@ class NPDReturn:
     rejections: pd.DataFrame
 
 
+class _Episode:
+    """Episode-level values combined over the rows that repeat one episode.
+
+    Attributes
+    ----------
+    values
+        Field -> value (a value missing or dropped on one row is taken from another row).
+    texts
+        Field -> the text its value came from (for the rejection of a conflict).
+    conflict
+        ``(field, "first != other")`` for the first field given two different values, if any.
+    written
+        Whether the episode row has been added to its table.
+    """
+
+    __slots__ = ("conflict", "texts", "values", "written")
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.texts: dict[str, str] = {}
+        self.conflict: tuple[str, str] | None = None
+        self.written = False
+
+    def add(self, field: str, value: Any, text: str | None) -> None:
+        """Combine one row's value of ``field`` (``None``: missing or dropped)."""
+        if value is None or text is None:
+            return
+        old = self.values.get(field)
+        if old is None:
+            self.values[field] = value
+            self.texts[field] = text
+        elif old != value and self.conflict is None:
+            self.conflict = (field, f"{self.texts[field]} != {text}")
+
+
 def _flat_date(text: str) -> tuple[str | None, str | None]:
+    # ASCII only, whatever check_date's pattern: int() reads other scripts' digits.
+    if not text.isascii():
+        return None, rj.INVALID_DATE
     m = _DMY.match(text)
     if m:
         text = f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
@@ -144,7 +225,9 @@ def _flat_date(text: str) -> tuple[str | None, str | None]:
 def census_year_of(text: str) -> int | None:
     """Year ending 31 March from an NPD academic/census year ("2021/2022", "2021/22", "202122", "2022")."""
     t = text.strip()
-    m = re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})", t) or re.fullmatch(r"(\d{4})(\d{2})", t)
+    m = re.fullmatch(r"([0-9]{4})\s*[/-]\s*([0-9]{2}|[0-9]{4})", t) or re.fullmatch(
+        r"([0-9]{4})([0-9]{2})", t
+    )
     if m:
         start = int(m.group(1))
         end = m.group(2)
@@ -152,7 +235,7 @@ def census_year_of(text: str) -> int | None:
         if year < start:
             year += 100
         return year if year == start + 1 else None
-    if re.fullmatch(r"\d{4}", t):
+    if re.fullmatch(r"[0-9]{4}", t):
         return int(t)
     return None
 
@@ -176,8 +259,30 @@ def _columns(header: Sequence[str], path: str) -> dict[str, str]:
     return found
 
 
+def _factor_items(text: str | None) -> list[str]:
+    """Factor codes of a ``CIN_Factors`` cell (separated by space, comma or semicolon)."""
+    return [c for c in _SPLIT.split(text) if c] if text else []
+
+
 def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
-    """Parse an NPD-style CSV/TSV extract into one :class:`NPDReturn` per (LA, census year)."""
+    """Parse an NPD-style CSV/TSV extract into one :class:`NPDReturn` per (LA, census year).
+
+    Parameters
+    ----------
+    path
+        The extract (``.tsv`` is read tab-separated, anything else comma-separated).
+
+    Returns
+    -------
+    list of NPDReturn
+        One per (LA, census year), sorted; the rejections of the whole file are in the first.
+        When every row is rejected, a single empty slice (LA ``"000"``) carries them.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, unreadable as CSV, or lacks a required column.
+    """
     p = Path(path)
     name = p.name
     try:
@@ -197,21 +302,78 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             return None
         return v[i] or None
 
-    groups: dict[tuple[str, int], dict[str, dict[str, list[Any]]]] = {}
-    keys: dict[tuple[str, int], dict[str, list[str | None]]] = {}
-    log = rj.RejectionLog(name)
-    seen: dict[tuple[str, int], set[tuple[str, ...]]] = {}
+    def column(field: str) -> str:
+        """The file's column for ``field``, or its usual name when the file has none."""
+        return cols.get(field, ALIASES[field][0])
 
+    def code(field: str, allowed: frozenset[str], i: int, notes: list[_Problem]) -> str | None:
+        v = get(field, i)
+        if v is None or v in allowed:
+            return v
+        notes.append((rj.UNKNOWN_CODE, cols[field], v))
+        return None
+
+    def date(field: str, i: int) -> tuple[str | None, _Problem | None]:
+        v = get(field, i)
+        if v is None:
+            return None, None
+        iso, why = _flat_date(v)
+        return iso, None if why is None else (why, cols[field], v)
+
+    def yes_no(field: str, i: int, notes: list[_Problem]) -> bool | None:
+        v = get(field, i)
+        if v is None:
+            return None
+        out = codes.YES_NO_VALUES.get(v, codes.YES_NO_VALUES.get(v.lower()))
+        if out is None:
+            notes.append((rj.INVALID_YES_NO, cols[field], v))
+        return out
+
+    def carries(kind: str, i: int) -> bool:
+        """Whether row ``i`` has any value of a record of ``kind`` (its key or another field)."""
+        key, others = SUB_RECORDS[kind]
+        return any(get(f, i) is not None for f in (key, *others))
+
+    def reject_record(kind: str, reason: str, i: int, reject: Any) -> None:
+        """Reject row ``i``'s record of ``kind`` (an assessment's factors with it)."""
+        key, others = SUB_RECORDS[kind]
+        value = get(key, i)
+        if value is None:
+            # No key to name the record by: the values it had go into ``value`` instead, so
+            # that what was not loaded can be found (factors get rows of their own below).
+            value = (
+                "; ".join(
+                    f"{cols[f]}={get(f, i)}"
+                    for f in others
+                    if f != "factors" and get(f, i) is not None
+                )
+                or None
+            )
+        reject(kind, reason, element=column(key), value=value)
+        if kind == "assessment":
+            for f in _factor_items(get("factors", i)):
+                reject(
+                    "factor",
+                    rj.PARENT_REJECTED.format(kind="assessment"),
+                    element=cols["factors"],
+                    value=f,
+                )
+
+    # Pass 1: row-level checks, and each episode's values combined over the rows repeating it.
+    # A flat extract repeats the episode's fields on every assessment/plan row, sometimes blank,
+    # so no single row is authoritative: pass 2 must know, from an episode's first row, the
+    # combined values and whether two rows conflict.
+    row_err: list[_Problem | None] = []
+    row_key: list[tuple[str, int, str, str] | None] = []
+    row_notes: list[list[_Problem]] = []
+    episodes: dict[tuple[str, int, str, str], _Episode] = {}
     for i in range(n):
-        src = f"{name}:row {i + 2}"
         cid = get("la_child_id", i)
         la = get("la_code", i)
-        # Every rejection of this row carries the same file/row, child and LA.
-        reject = partial(log.add, la_child_id=cid, source_file=src, la_code=la)
         ref_text = get("cin_referral_date", i)
         year_text = get("census_year", i)
-        notes: list[tuple[str, str, str | None]] = []
-        err: tuple[str, str, str | None] | None = None
+        notes: list[_Problem] = []
+        err: _Problem | None = None
         year = census_year_of(year_text) if year_text else None
         ref, reason = _flat_date(ref_text) if ref_text else (None, rj.MISSING_REQUIRED)
         closure_text = get("cin_closure_date", i)
@@ -232,30 +394,61 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             err = (creason, cols["cin_closure_date"], closure_text)
         elif closure is not None and ref is not None and closure < ref:
             err = (rj.END_BEFORE_START, cols["cin_closure_date"], f"{closure} < {ref}")
-        has_cpp = get("cpp_start_date", i) is not None
-        has_asmt = get("assessment_actual_start_date", i) is not None
-        has_s47 = get("s47_actual_start_date", i) is not None
+        row_err.append(err)
+        row_notes.append(notes)
         if err is not None:
-            reject(
-                "episode",
-                err[0],
-                element=err[1],
-                value=err[2],
-            )
-            for kind, present, field in (
-                ("assessment", has_asmt, "assessment_actual_start_date"),
-                ("section47", has_s47, "s47_actual_start_date"),
-                ("cpp", has_cpp, "cpp_start_date"),
-            ):
-                if present:
-                    reject(
-                        kind,
-                        rj.PARENT_REJECTED.format(kind="episode"),
-                        element=cols[field],
-                        value=get(field, i),
-                    )
+            row_key.append(None)
             continue
         assert cid is not None and la is not None and year is not None and ref is not None
+        key = (la, year, cid, ref)
+        row_key.append(key)
+        ep = episodes.setdefault(key, _Episode())
+        ep.add("cin_closure_date", closure, closure_text)
+        for field, allowed in (
+            ("referral_source", codes.REFERRAL_SOURCE_CODES),
+            ("primary_need_code", codes.PRIMARY_NEED_CODES),
+            ("reason_for_closure", codes.REASON_FOR_CLOSURE_CODES),
+        ):
+            ep.add(field, code(field, allowed, i, notes), get(field, i))
+        icpc, ierr = date("date_of_initial_cpc", i)
+        if ierr is not None:
+            notes.append(ierr)
+        ep.add("date_of_initial_cpc", icpc, get("date_of_initial_cpc", i))
+        ep.add("referral_nfa", yes_no("referral_nfa", i, notes), get("referral_nfa", i))
+
+    # Pass 2: rejections in row order, and the tables.
+    groups: dict[tuple[str, int], dict[str, dict[str, list[Any]]]] = {}
+    keys: dict[tuple[str, int], dict[str, list[str | None]]] = {}
+    log = rj.RejectionLog(name)
+    seen: dict[tuple[str, int], set[tuple[str, ...]]] = {}
+
+    for i in range(n):
+        src = f"{name}:row {i + 2}"
+        # Every rejection of this row carries the same file/row, child and LA.
+        reject = partial(
+            log.add, la_child_id=get("la_child_id", i), source_file=src, la_code=get("la_code", i)
+        )
+        err, ep_key, notes = row_err[i], row_key[i], row_notes[i]
+        episode = None if ep_key is None else episodes[ep_key]
+        if episode is not None and episode.conflict is not None:
+            # Two rows give one episode field different values. The episode is rejected rather
+            # than kept with the value dropped (the ``field`` rows used for unknown codes): the
+            # XML reader rejects an episode with an element given twice ("repeated element")
+            # and the two readers should agree; and a dropped closure date or reason would
+            # leave a closed episode open, changing the spells the analyses are built on.
+            # Every row of the episode is rejected, as each bad row is, so that each row's
+            # content is accounted for.
+            err = (rj.REPEATED_ELEMENT, cols[episode.conflict[0]], episode.conflict[1])
+        if err is not None:
+            reject("episode", err[0], element=err[1], value=err[2])
+            for kind in SUB_RECORDS:
+                if carries(kind, i):
+                    reject_record(kind, rj.PARENT_REJECTED.format(kind="episode"), i, reject)
+            for reason_, element, value in notes:
+                reject(rj.FIELD, reason_, element=element, value=value)
+            continue
+        assert episode is not None and ep_key is not None
+        la, year, cid, ref = ep_key
         g = (la, year)
         if g not in groups:
             groups[g] = {t: {c: [] for c in cs} for t, cs in TABLE_COLUMNS.items()}
@@ -263,42 +456,17 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             seen[g] = set()
         t = groups[g]
 
-        def code(
-            field: str, allowed: frozenset[str], i: int = i, notes: list[Any] = notes
-        ) -> str | None:
-            v = get(field, i)
-            if v is None or v in allowed:
-                return v
-            notes.append((rj.UNKNOWN_CODE, cols[field], v))
-            return None
-
-        def date(field: str, i: int = i) -> tuple[str | None, tuple[str, str, str | None] | None]:
-            v = get(field, i)
-            if v is None:
-                return None, None
-            iso, why = _flat_date(v)
-            return iso, None if why is None else (why, cols[field], v)
-
-        def yes_no(field: str, i: int = i, notes: list[Any] = notes) -> bool | None:
-            v = get(field, i)
-            if v is None:
-                return None
-            out = codes.YES_NO_VALUES.get(v, codes.YES_NO_VALUES.get(v.lower()))
-            if out is None:
-                notes.append((rj.INVALID_YES_NO, cols[field], v))
-            return out
-
         # child
-        birth, berr = date("person_birth_date")
+        birth, berr = date("person_birth_date", i)
         yob, mob = get("year_of_birth", i), get("month_of_birth", i)
         if birth is None and berr is None and yob is not None and mob is not None:
             birth, why = _flat_date(f"{yob}-{mob.zfill(2)}-01")
             if why is not None:
                 berr = (why, cols["year_of_birth"], f"{yob}-{mob}")
         if berr is not None:
-            notes.append((berr[0], berr[1], berr[2]))
+            notes.append(berr)
             birth = None
-        death, derr = date("person_death_date")
+        death, derr = date("person_death_date", i)
         if derr is not None:
             notes.append(derr)
             death = None
@@ -328,37 +496,32 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         c["person_birth_date"].append(birth)
         c["expected_person_birth_date"].append(None)
         c["sex"].append(sex)
-        c["ethnicity"].append(code("ethnicity", codes.ETHNICITY_CODES))
+        c["ethnicity"].append(code("ethnicity", codes.ETHNICITY_CODES, i, notes))
         c["disabilities"].append(dis)
         c["person_death_date"].append(death)
         c["upn"].append(None)
         keys[g]["child_key"].append(get("child_key", i))
-        # episode (rows repeating an episode in the same year add only their sub-records)
-        icpc, ierr = date("date_of_initial_cpc")
-        if ierr is not None:
-            notes.append(ierr)
-            icpc = None
-        e = t["cin_episodes"]
-        ep_key = ("episode", cid, ref)
-        source = code("referral_source", codes.REFERRAL_SOURCE_CODES)
-        need = code("primary_need_code", codes.PRIMARY_NEED_CODES)
-        rfc = code("reason_for_closure", codes.REASON_FOR_CLOSURE_CODES)
-        nfa = yes_no("referral_nfa")
-        if ep_key not in seen[g]:
-            seen[g].add(ep_key)
+        # episode: written once, at its first row, with the values combined over its rows
+        if not episode.written:
+            episode.written = True
+            e = t["cin_episodes"]
             e["la_child_id"].append(cid)
             e["cin_referral_date"].append(ref)
-            e["referral_source"].append(source)
-            e["primary_need_code"].append(need)
-            e["cin_closure_date"].append(closure)
-            e["reason_for_closure"].append(rfc)
-            e["date_of_initial_cpc"].append(icpc)
-            e["referral_nfa"].append(nfa)
-        if has_asmt:
-            _assessment(t, seen[g], log, src, la, cid, ref, date, get, cols, i)
-        if has_s47:
-            start, serr = date("s47_actual_start_date")
-            target, terr = date("initial_cpc_target")
+            for field in EPISODE_FIELDS:
+                e[field].append(episode.values.get(field))
+        # The enquiry's own conference date is its row's (in the XML, Section47 has its own
+        # DateOfInitialCPC); an invalid one was noted in pass 1.
+        icpc = date("date_of_initial_cpc", i)[0]
+        # A record's values without its key (start date) cannot be loaded: rejected as in the
+        # XML reader, which rejects a record lacking its key element.
+        for kind, (key_field, _others) in SUB_RECORDS.items():
+            if get(key_field, i) is None and carries(kind, i):
+                reject_record(kind, rj.MISSING_REQUIRED, i, reject)
+        if get("assessment_actual_start_date", i) is not None:
+            _assessment(t, seen[g], reject, cid, ref, partial(date, i=i), get("factors", i), cols)
+        if get("s47_actual_start_date", i) is not None:
+            start, serr = date("s47_actual_start_date", i)
+            target, terr = date("initial_cpc_target", i)
             bad = serr or terr
             if bad is not None:
                 reject(
@@ -382,23 +545,24 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
                 s["s47_actual_start_date"].append(start)
                 s["initial_cpc_target"].append(target)
                 s["date_of_initial_cpc"].append(icpc)
-                s["icpc_not_required"].append(yes_no("icpc_not_required"))
-        if has_cpp:
-            start, serr = date("cpp_start_date")
-            end, eerr = date("cpp_end_date")
+                s["icpc_not_required"].append(yes_no("icpc_not_required", i, notes))
+        if get("cpp_start_date", i) is not None:
+            start, serr = date("cpp_start_date", i)
+            end, eerr = date("cpp_end_date", i)
             bad = serr or eerr
             if bad is None and start is not None and end is not None and end < start:
                 bad = (rj.END_BEFORE_START, cols["cpp_end_date"], f"{end} < {start}")
             prev_text = get("number_of_previous_cpp", i)
+            # is_previous_cpp_count: ASCII digits only (int() fails on '²', a digit to isdigit)
             prev = (
                 int(prev_text)
-                if prev_text is not None and prev_text.isdigit() and len(prev_text) < 6
+                if prev_text is not None and is_previous_cpp_count(prev_text)
                 else None
             )
             if prev_text is not None and prev is None:
                 notes.append((rj.INVALID_NUMBER, cols["number_of_previous_cpp"], prev_text))
-            initial = code("initial_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES)
-            latest = code("latest_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES)
+            initial = code("initial_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES, i, notes)
+            latest = code("latest_category_of_abuse", codes.CATEGORY_OF_ABUSE_CODES, i, notes)
             if bad is not None:
                 reject(
                     "cpp",
@@ -489,25 +653,21 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
 def _assessment(
     t: dict[str, dict[str, list[Any]]],
     seen: set[tuple[str, ...]],
-    log: rj.RejectionLog,
-    src: str,
-    la: str,
+    reject: Any,
     cid: str,
     ref: str,
     date: Any,
-    get: Any,
+    factor_text: str | None,
     cols: dict[str, str],
-    i: int,
 ) -> None:
-    reject = partial(log.add, la_child_id=cid, source_file=src, la_code=la)
+    """Add one row's assessment and its factors, or reject them (``reject``: the row's log)."""
     start, serr = date("assessment_actual_start_date")
     review, rerr = date("assessment_internal_review_date")
     auth, aerr = date("assessment_authorisation_date")
     bad = serr or rerr or aerr
     if bad is None and start is not None and auth is not None and auth < start:
         bad = (rj.END_BEFORE_START, cols["assessment_authorisation_date"], f"{auth} < {start}")
-    factor_text = get("factors", i)
-    items = [c for c in _SPLIT.split(factor_text) if c] if factor_text else []
+    items = _factor_items(factor_text)
     key = ("assessment", cid, ref, str(start))
     if bad is None and key in seen:
         bad = (rj.DUPLICATE.format(kind="assessment"), cols["assessment_actual_start_date"], start)
