@@ -153,11 +153,54 @@ def test_yaml_study_and_errors(tmp_path: Path, repo_dir: Path) -> None:
     with pytest.raises(StudyError, match="not valid YAML"):
         load_study(bad)
     bad.write_text(
-        "name: x\nseed: 1\nn_reps: 2\ndgms:\n  - {name: a, generate: 'recurrence.nope:f'}\n"
+        "name: x\nseed: 1\nn_reps: 2\ndgms:\n  - {name: a, generate: 'recurrence.nope:f', truth: {b: 0}}\n"
         "methods:\n  - {name: m, fit: 'recurrence.nope:g'}\n"
     )
     with pytest.raises(StudyError, match=r"cannot import 'recurrence\.nope:f'"):
         load_study(bad)
+
+
+_GOOD = {
+    "name": "x", "seed": 1, "n_reps": 4,
+    "dgms": [{"name": "a", "generate": "recurrence.effects.scenarios:binary_exposure_logistic",
+              "params": {"n": 200, "log_or": 0.3, "p_exposed": 0.3, "baseline_risk": 0.2}, "truth": {"exposure": "log_or"}}],
+    "methods": [{"name": "ml", "fit": "recurrence.effects.scenarios:fit_study_model"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"nrep": 100}, r"nrep: Extra inputs are not permitted"),
+        ({"n_reps": 5.9}, r"n_reps: Input should be a valid integer \(got 5\.9\)"),
+        ({"n_reps": "many"}, r"n_reps: Input should be a valid integer \(got 'many'\)"),
+        ({"seed": 1.7}, r"seed: Input should be a valid integer"),
+        ({"alpha": "high"}, r"alpha: Input should be a valid number"),
+        ({"alpha": 1.5}, r"alpha: Input should be less than 1"),
+        ({"dgms": [dict(_GOOD["dgms"][0], truht={"exposure": 0})]}, r"dgms\[0\]\.truht: Extra inputs"),
+        ({"dgms": [dict(_GOOD["dgms"][0], params=[1, 2])]}, r"dgms\[0\]\.params: Input should be a valid dictionary"),
+        ({"dgms": [dict(_GOOD["dgms"][0], vary={"n": 50})]}, r"dgms\[0\]\.vary\.n: Input should be a valid list"),
+        ({"dgms": [dict(_GOOD["dgms"][0], truth={"exposure": "lor"})]}, r"dgms\[0\]\.truth\.exposure: names parameter 'lor'"),
+        ({"dgms": "cohort"}, r"dgms: Input should be a valid list"),
+        ({"methods": [{"name": "ml", "fit": "recurrence.effects.scenarios:fit_study_model", "params": {"alpah": 0.1}}]},
+         r"method ml: params do not fit .*alpah"),
+        ({"dgms": [dict(_GOOD["dgms"][0], params={**_GOOD["dgms"][0]["params"], "size": 3})]},
+         r"mechanism a: params do not fit .*size"),
+    ],
+)
+def test_yaml_mistakes_are_one_line_errors_naming_the_field(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    import yaml
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(_GOOD | change), encoding="utf-8")
+    with pytest.raises(StudyError, match=message) as info:
+        load_study(path)
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(str(path)) and text.count(str(path)) == 1
+    path.write_text(yaml.safe_dump(_GOOD), encoding="utf-8")
+    assert load_study(path).dgms[0].truth == {"exposure": 0.3}
 
 
 def _ml_one_at_a_time(data: Any, **params: Any) -> Any:
@@ -200,3 +243,49 @@ def test_ratio_scale_power_without_p_values_tests_a_ratio_of_one() -> None:
     assert ratio["power"] == log_scale["power"]  # the same Wald test, made before moving
     assert abs(ratio["power"] - 0.05) < 4 * np.sqrt(0.05 * 0.95 / n)
     assert ratio["true_value"] == 1.0
+
+
+def _se_only(data: Any) -> Any:
+    e = fit_study_model(data)["exposure"]
+    return {"exposure": Estimate(e.estimate, se=e.se)}
+
+
+def _point_only(data: Any) -> Any:
+    return {"exposure": Estimate(fit_study_model(data)["exposure"].estimate)}
+
+
+def _one_dgm_study(methods: tuple[Method, ...], *, alpha: float = 0.05, truth: str = "exposure") -> Study:
+    dgm = DGM("cohort", binary_exposure_logistic,
+              {"n": 300, "log_or": LOG13, "p_exposed": 0.4, "baseline_risk": 0.25}, {truth: LOG13})
+    return Study("s", (dgm,), methods, n_reps=60, seed=5, alpha=alpha, chunk_size=30)
+
+
+def test_methods_without_an_se_or_a_ci_are_scored_on_what_they_give() -> None:
+    study = _one_dgm_study((Method("full", fit_study_model), Method("se_only", _se_only),
+                            Method("point", _point_only)))
+    perf = run_study(study, progress=False).performance().set_index("method")
+    # Wald limits from the SE equal the full method's own (Wald) limits: same coverage.
+    assert perf.loc["se_only", "coverage"] == perf.loc["full", "coverage"] > 0.8
+    assert perf.loc["se_only", "model_se"] == pytest.approx(perf.loc["full", "model_se"])
+    # A point estimator is not a failed fit: bias and empirical SE as the full method's.
+    assert perf.loc["point", "nonconvergence_rate"] == 0 and perf.loc["point", "n_used"] == 60
+    assert perf.loc["point", "bias"] == pytest.approx(perf.loc["full", "bias"])
+    assert perf.loc["point", "emp_se"] == pytest.approx(perf.loc["full", "emp_se"])
+    assert math.isnan(perf.loc["point", "coverage"]) and math.isnan(perf.loc["point", "model_se"])
+
+
+def test_the_study_alpha_reaches_methods_that_take_one() -> None:
+    study = _one_dgm_study(
+        (Method("ml", fit_study_model), Method("ml95", fit_study_model, {"alpha": 0.05})), alpha=0.10
+    )
+    reps = run_study(study, progress=False).replicates
+    half = (reps["ci_upper"] - reps["ci_lower"]) / (2 * reps["se"])
+    z = half.groupby(reps["method"]).agg(["min", "max"])
+    assert z.loc["ml"].to_numpy() == pytest.approx([1.6448536, 1.6448536])  # 90% intervals
+    assert z.loc["ml95"].to_numpy() == pytest.approx([1.9599640, 1.9599640])  # its own alpha
+
+
+def test_a_truth_no_method_estimates_is_an_error() -> None:
+    run = run_study(_one_dgm_study((Method("ml", fit_study_model),), truth="exposur"), progress=False)
+    with pytest.raises(StudyError, match=r"no method returned the estimand 'exposur' .*\(estimands returned: none\)"):
+        run.performance()

@@ -240,6 +240,57 @@ class Study:
         )
 
 
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return name in params and params[name].kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
+def with_study_alpha(study: Study) -> Study:
+    """The study with its ``alpha`` given to every method that takes an ``alpha`` argument.
+
+    A method's own ``params["alpha"]`` wins. Without this a study declared at ``alpha: 0.10``
+    would score 95% intervals against a 90% nominal coverage.
+    """
+    from dataclasses import replace
+
+    methods = tuple(
+        replace(m, params={"alpha": study.alpha, **m.params})
+        if "alpha" not in m.params and _accepts(resolve(m.fit), "alpha")
+        else m
+        for m in study.methods
+    )
+    return replace(study, methods=methods)
+
+
+def check_signatures(study: Study) -> None:
+    """Refuse parameters a mechanism's ``generate`` or a method's ``fit`` cannot take.
+
+    Checked before anything runs, so a misspelt parameter is one line naming it rather than a
+    ``TypeError`` from inside a worker.
+    """
+    import inspect
+
+    for label, items, func_attr in (("mechanism", study.dgms, "generate"), ("method", study.methods, "fit")):
+        for item in items:
+            fn = resolve(getattr(item, func_attr))
+            try:
+                sig = inspect.signature(fn)
+            except (TypeError, ValueError):
+                continue
+            try:
+                sig.bind(None, **item.params)  # the data set (or rng) comes first
+            except TypeError as exc:
+                raise StudyError(f"{label} {item.name}: params do not fit {_ref_name(getattr(item, func_attr))}: {exc}") from None
+
+
 def replicate_seeds(seed: int, dgm: DGM, n_reps: int) -> list[np.random.SeedSequence]:
     """The per-replicate seed sequences of ``dgm``: ``SeedSequence(seed, (key,)).spawn(n)``."""
     return np.random.SeedSequence(seed, spawn_key=(dgm.key(),)).spawn(n_reps)
@@ -504,6 +555,8 @@ def run_study(
 
     if n_jobs < 1:
         raise StudyError("n_jobs must be >= 1")
+    check_signatures(study)
+    study = with_study_alpha(study)
     cache = None if cache_dir is None else Path(cache_dir)
     plan = _plan(study, cache)
     frames: list[pd.DataFrame] = []
@@ -536,6 +589,25 @@ def run_study(
     return StudyRun(study, reps.reset_index(drop=True), computed, n_cached, complete)
 
 
+def _check_estimands_returned(replicates: pd.DataFrame) -> None:
+    """Refuse a truth whose estimand no method returned in any replicate (a misspelt name).
+
+    One method not targeting an estimand is normal (its rows say "not estimated"); no method
+    ever returning it means the truth names something the methods do not estimate.
+    """
+    if replicates.empty or "error" not in replicates:
+        return
+    missing = replicates["error"].eq("not estimated")
+    never = missing.groupby([replicates["dgm"], replicates["estimand"]]).all()
+    if never.any():
+        dgm, estimand = never[never].index[0]
+        returned = sorted(set(replicates.loc[~missing & replicates["dgm"].eq(dgm), "estimand"]))
+        raise StudyError(
+            f"mechanism {dgm}: no method returned the estimand {estimand!r} of its truth in any "
+            f"replicate (estimands returned: {', '.join(returned) or 'none'})"
+        )
+
+
 def performance_table(
     replicates: pd.DataFrame,
     study: Study,
@@ -564,6 +636,7 @@ def performance_table(
     import pandas as pd
 
     truth = {(d.name, k): float(v) for d in study.dgms for k, v in d.truth.items()}
+    _check_estimands_returned(replicates)
     ratio = (
         set(truth_key[1] for truth_key in truth) if ratio_scale is True else set(ratio_scale or ())
     )
@@ -573,8 +646,12 @@ def performance_table(
         est, se = g["estimate"].to_numpy(float), g["se"].to_numpy(float)
         lo, hi = g["ci_lower"].to_numpy(float), g["ci_upper"].to_numpy(float)
         pv = g["p_value"].to_numpy(float)
+        # A method that never reports an SE (a point estimator) or never a CI (Wald from its SE)
+        # is scored on what it gives: absent columns are not failed fits and not empty intervals.
+        has_se = bool(np.isfinite(se).any())
+        has_ci = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
         if estimand in ratio:
-            if not np.isfinite(pv).any():
+            if not np.isfinite(pv).any() and has_se:
                 # Wald p-values of "no effect" on the log scale, before moving: on the ratio
                 # scale estimate / se would test a ratio of 0, not 1.
                 from scipy import special
@@ -587,9 +664,9 @@ def performance_table(
         perf = performance(
             est,
             theta,
-            se=se,
-            ci_lower=lo,
-            ci_upper=hi,
+            se=se if has_se else None,
+            ci_lower=lo if has_ci else None,
+            ci_upper=hi if has_ci else None,
             p_value=pv if np.isfinite(pv).any() else None,
             converged=g["converged"].to_numpy(bool),
             alpha=study.alpha,
@@ -609,58 +686,114 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _expand_dgms(entries: Sequence[Mapping[str, Any]], where: str) -> list[DGM]:
-    """DGM entries, with ``vary`` expanded factorially (nested-loop order: first key slowest).
+def _spec_models() -> tuple[type[Any], type[Any]]:
+    """The pydantic models of a YAML study (built lazily: workers never need pydantic)."""
+    from typing import Annotated
 
-    ``truth`` values may be numbers or the name of a parameter (for varied effects).
+    from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+    class _Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    class MethodSpec(_Strict):
+        name: str
+        fit: str
+        params: dict[str, Any] = Field(default_factory=dict)
+
+    class DGMSpec(_Strict):
+        name: str
+        generate: str
+        params: dict[str, Any] = Field(default_factory=dict)
+        vary: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+        truth: Annotated[dict[str, float | str], Field(min_length=1)]
+
+    class StudySpec(_Strict):
+        name: str
+        seed: Annotated[StrictInt, Field(ge=0)]
+        n_reps: Annotated[StrictInt, Field(ge=1)]
+        alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+        chunk_size: Annotated[StrictInt, Field(ge=1)] = 50
+        dgms: Annotated[list[DGMSpec], Field(min_length=1)]
+        methods: Annotated[list[MethodSpec], Field(min_length=1)]
+
+    return StudySpec, DGMSpec
+
+
+def _first_error(exc: Any) -> str:
+    """The first pydantic error as ``field.path: message (got value)``."""
+    err = exc.errors()[0]
+    loc = ""
+    for part in err["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    got = err.get("input")
+    shown = f" (got {got!r})" if err["type"] != "missing" and not isinstance(got, dict | list) else ""
+    return f"{loc or 'study'}: {err['msg']}{shown}"
+
+
+def _expand_dgms(entries: Sequence[Any]) -> list[DGM]:
+    """Validated DGM entries, with ``vary`` expanded factorially (nested-loop order: first key
+    slowest). ``truth`` values may be numbers or the name of a parameter (for varied effects).
     """
     out = []
     for i, e in enumerate(entries):
-        if "name" not in e or "generate" not in e:
-            raise StudyError(f"{where}: dgms[{i}] needs 'name' and 'generate'")
-        base = dict(e.get("params") or {})
-        vary: Mapping[str, Sequence[Any]] = e.get("vary") or {}
-        keys = list(vary)
-        combos = list(product(*(vary[k] for k in keys))) if keys else [()]
+        keys = list(e.vary)
+        combos = list(product(*(e.vary[k] for k in keys))) if keys else [()]
         names = set()
         for combo in combos:
-            params = base | dict(zip(keys, combo, strict=True))
-            name = str(e["name"])
+            params = e.params | dict(zip(keys, combo, strict=True))
+            name = str(e.name)
             if keys:
                 name += (
                     "[" + ",".join(f"{k}={_fmt(v)}" for k, v in zip(keys, combo, strict=True)) + "]"
                 )
             if name in names:
-                raise StudyError(f"{where}: dgms[{i}] expands to duplicate name {name}")
+                raise StudyError(f"dgms[{i}]: expands to duplicate name {name}")
             names.add(name)
             truth = {}
-            for k, v in (e.get("truth") or {}).items():
-                truth[str(k)] = float(params[v]) if isinstance(v, str) else float(v)
-            out.append(DGM(name=name, generate=str(e["generate"]), params=params, truth=truth))
+            for k, v in e.truth.items():
+                if isinstance(v, str):
+                    if v not in params:
+                        raise StudyError(
+                            f"dgms[{i}].truth.{k}: names parameter {v!r}, which the mechanism "
+                            f"does not have (parameters: {', '.join(sorted(params)) or 'none'})"
+                        )
+                    try:
+                        truth[str(k)] = float(params[v])
+                    except (TypeError, ValueError):
+                        raise StudyError(
+                            f"dgms[{i}].truth.{k}: parameter {v!r} is {params[v]!r}, not a number"
+                        ) from None
+                else:
+                    truth[str(k)] = float(v)
+            out.append(DGM(name=name, generate=e.generate, params=params, truth=truth))
     return out
 
 
 def study_from_mapping(data: Mapping[str, Any], *, source: str = "<study>") -> Study:
-    """Build a :class:`Study` from a mapping (the parsed YAML; see ``docs/effects.md``)."""
+    """Build a :class:`Study` from a mapping (the parsed YAML; see ``docs/effects.md``).
+
+    The mapping is validated by a pydantic model: unknown keys (a misspelt ``truht``), wrong
+    types (``n_reps: 5.9``, ``params: [1, 2]``, a scalar under ``vary``) and missing keys raise
+    :class:`StudyError` naming ``source`` and the field.
+    """
+    from pydantic import ValidationError
+
+    study_spec, _ = _spec_models()
     if not isinstance(data, Mapping):
-        raise StudyError(f"{source}: expected a mapping")
-    for key in ("name", "seed", "n_reps", "dgms", "methods"):
-        if key not in data:
-            raise StudyError(f"{source}: missing '{key}'")
-    methods = []
-    for i, m in enumerate(data["methods"]):
-        if "name" not in m or "fit" not in m:
-            raise StudyError(f"{source}: methods[{i}] needs 'name' and 'fit'")
-        methods.append(Method(str(m["name"]), str(m["fit"]), dict(m.get("params") or {})))
+        raise StudyError(f"{source}: expected a mapping of study fields, got {type(data).__name__}")
+    try:
+        spec = study_spec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise StudyError(f"{source}: {_first_error(exc)}") from None
     try:
         return Study(
-            name=str(data["name"]),
-            dgms=tuple(_expand_dgms(data["dgms"], source)),
-            methods=tuple(methods),
-            n_reps=int(data["n_reps"]),
-            seed=int(data["seed"]),
-            alpha=float(data.get("alpha", 0.05)),
-            chunk_size=int(data.get("chunk_size", 50)),
+            name=spec.name,
+            dgms=tuple(_expand_dgms(spec.dgms)),
+            methods=tuple(Method(m.name, m.fit, dict(m.params)) for m in spec.methods),
+            n_reps=spec.n_reps,
+            seed=spec.seed,
+            alpha=spec.alpha,
+            chunk_size=spec.chunk_size,
         )
     except StudyError as exc:
         raise StudyError(f"{source}: {exc}") from None
@@ -678,10 +811,10 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     except yaml.YAMLError as exc:
         raise StudyError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
     study = study_from_mapping(data, source=str(p))
-    for d in study.dgms:
-        resolve(d.generate)
-    for m in study.methods:
-        resolve(m.fit)
+    try:
+        check_signatures(study)  # resolves every function too
+    except StudyError as exc:
+        raise StudyError(f"{p}: {exc}") from None
     return study
 
 
