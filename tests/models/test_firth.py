@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from _glm_rref import data, glm_ref
 
+from recurrence.errors import ModelInputError
 from recurrence.models.firth import firth_logit, firth_logit_arrays
 from recurrence.models.logistic import logit
 
@@ -74,3 +75,12 @@ def test_prior_weights_match_brglm2() -> None:
     idx = res.params.index
     np.testing.assert_allclose(res.params, glm_ref("firth_sparse_weighted", "estimate")[idx], rtol=1e-6)
     np.testing.assert_allclose(res.se(), glm_ref("firth_sparse_weighted", "se")[idx], rtol=1e-6)
+
+
+def test_negative_or_non_finite_weights_are_refused() -> None:
+    # logit refused them; Firth used to fit with a negative weight silently.
+    d = data("glm_small.csv")
+    w = np.ones(len(d))
+    w[0] = -1.0
+    with pytest.raises(ModelInputError, match="weights must be finite, non-negative"):
+        firth_logit(d.assign(w=w), outcome="y", covariates=["x1"], weights="w")

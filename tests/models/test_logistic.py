@@ -184,3 +184,20 @@ def test_check_binary_accepts_bool_and_refuses_text() -> None:
     np.testing.assert_array_equal(check_binary(np.array([True, False]), "e"), [1.0, 0.0])
     with pytest.raises(ModelInputError, match="non-numeric"):
         check_binary(np.array(["yes", "no"], dtype=object), "e")
+
+
+@pytest.mark.parametrize("cov_type", ["HC0", "CR1", "CR2"])
+def test_zero_weight_rows_are_not_observations_for_robust_ses(la: pd.DataFrame, cov_type: str) -> None:
+    # Zero-weight rows add no score; they used to count in CR1's small-sample factors (n and G)
+    # and made CR2 raise LinAlgError (working variance v / 0). Now: equal to dropping them.
+    # (R's sandwich::vcovCL on a glm with zero weights gives a third, different value; on the
+    # glm without those rows it gives this one.)
+    w = pd.Series(1.0 + (np.arange(len(la)) % 3), index=la.index)
+    first = la["la_code"].unique()[0]
+    w[(la["la_code"] == first) | (np.arange(len(la)) % 7 == 0)] = 0.0
+    d = la.assign(w=w)
+    kw = dict(outcome="y", covariates=["age", "n_pp"], weights="w", cluster="la_code", cov_type=cov_type)
+    full = logit(d, **kw)
+    dropped = logit(d[d["w"] > 0], **kw)
+    np.testing.assert_allclose(full.params, dropped.params, rtol=1e-10)
+    np.testing.assert_allclose(full.se(), dropped.se(), rtol=1e-10)

@@ -101,6 +101,14 @@ def check_finite(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         )
 
 
+def check_weights(weights: np.ndarray, n: int, name: str = "weights") -> np.ndarray:
+    """Prior weights as floats: one per row, finite and non-negative (as ``glm`` requires)."""
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ModelInputError(f"{name} must be finite, non-negative, one per row")
+    return w
+
+
 def check_binary(y: np.ndarray | pd.Series, name: str) -> np.ndarray:
     """Return ``y`` as float 0.0/1.0, refusing any other value.
 

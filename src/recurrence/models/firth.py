@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import linalg, optimize, special, stats
 
 from recurrence.errors import ConvergenceError, ModelInputError
-from recurrence.models._design import build_design, check_binary, check_full_rank
+from recurrence.models._design import build_design, check_binary, check_full_rank, check_weights
 from recurrence.models.logistic import LogitResults
 
 
@@ -202,7 +202,7 @@ def firth_logit_arrays(
             raise ModelInputError("design has non-finite values")
         check_full_rank(X, names)
     y = np.asarray(y, dtype=float)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    w = np.ones(n) if weights is None else check_weights(weights, n)
     beta, lstar, info, it, converged = _fit_firth(X, y, w, maxit=maxit)
     if not converged:
         raise ConvergenceError(

@@ -224,6 +224,14 @@ def robust_cov(
 
     Returns the covariance matrix and the number of clusters (``None`` for HC0).
     """
+    if weights is not None and (weights == 0).any():
+        # A zero-weight row is not an observation (R's nobs() of a glm leaves it out): it adds
+        # no score, and counting it would inflate CR1's (n - 1) / (n - p) and G / (G - 1); for
+        # CR2 its working variance v / w is infinite. Equal to the fit without those rows.
+        keep = weights > 0
+        X, y, weights = X[keep], y[keep], weights[keep]
+        cluster = None if cluster is None else np.asarray(cluster)[keep]
+        fit = replace(fit, eta=fit.eta[keep], mu=fit.mu[keep])
     n, p = X.shape
     B = fit.info_inv
     if cov_type == "HC0":
