@@ -11,6 +11,7 @@ from recurrence.sdc import (
     DisclosureError,
     SDCRules,
     TableDeclaration,
+    check_frame,
     check_outputs,
     suppress_and_round,
     write_declarations,
@@ -227,3 +228,26 @@ def test_dates_and_upns_are_caught_in_any_column(tmp_path: Path):
         check_outputs(tmp_path)
     flagged = {(v.column, v.row) for v in exc.value.violations}
     assert flagged == {("when", 1), ("ref", 1)}
+
+
+def test_extremes_are_refused_and_quantiles_need_a_large_enough_group() -> None:
+    frame = pd.DataFrame({
+        "la": ["A", "B", "C"],
+        "children": ["40", "c", "15"],
+        "median_days_to_rereferral": ["120", "c", "88"],
+        "max_days": ["900", "700", "650"],
+    })
+    decl = TableDeclaration(count_columns=("children",),
+                            group_sizes={"median_days_to_rereferral": "children"})
+    kinds = [(v.rule, v.column, v.row) for v in check_frame(frame, "t.csv", declaration=decl)]
+    assert ("extreme", "max_days", None) in kinds
+    assert not [k for k in kinds if k[0] == "quantile"]
+    # A median published where the group is suppressed or below the threshold reveals it.
+    leaky = frame.assign(median_days_to_rereferral=["120", "95", "88"], children=["40", "c", "5"])
+    bad = [(v.column, v.row) for v in check_frame(leaky.drop(columns="max_days"), "t.csv",
+                                                  declaration=decl) if v.rule == "quantile"]
+    assert bad == [("median_days_to_rereferral", 2), ("median_days_to_rereferral", 3)]
+    # Without a declared group size a quantile column is refused outright.
+    undeclared = check_frame(frame.drop(columns="max_days"), "u.csv")
+    assert any(v.rule == "quantile" and v.row is None for v in undeclared)
+    assert TableDeclaration.from_json(decl.to_json()) == decl

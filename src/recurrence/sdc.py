@@ -19,6 +19,14 @@ Eurostat/SDC handbook, Hundepool et al. 2012, ch. 4 on tabular data):
   a single suppressed cell could be recovered by subtraction. In every such line with exactly one
   suppressed cell the smallest other positive cell is suppressed as well (the usual
   "next-smallest cell" heuristic; Hundepool et al. 2012, s. 4.4), repeated until stable.
+* **Extremes and quantiles.** The minimum or maximum of a group (and a range) is one child's
+  own value, so a column named like one (``min``, ``max``, ``minimum``, ``maximum``, ``range``)
+  may not appear in a child-level table (the "unsafe" class of the output-checking guidance,
+  Bond, Brandt & de Wolf 2015, ESSnet *Guidelines for the checking of output based on
+  microdata research*). A quantile (``median``, ``percentile``, ``quantile``, ``p25``,
+  ``q1``) may be published only for a group of at least ``threshold`` children: its
+  declaration names the column holding the group's size (``group_sizes``), and where that size
+  is suppressed or below the threshold the quantile must be suppressed too.
 * **Rounding.** Every published count is rounded to the nearest ``rounding_base`` (default 5, as
   the DfE publishes counts in its CIN statistics), half rounded up. Rates and percentages are
   computed from unrounded counts before rounding, again as the DfE does, and are suppressed when
@@ -145,6 +153,9 @@ class SDCRules:
     count_column_pattern
         In a file without a declaration, columns whose lower-cased name matches this regular
         expression are checked as counts.
+    extreme_column_pattern, quantile_column_pattern
+        Lower-cased column names of group extremes (never released from child-level tables)
+        and of quantiles (released only with a declared group size; see the module docstring).
     """
 
     threshold: int = 10
@@ -161,6 +172,9 @@ class SDCRules:
         r"|[a-z0-9_]*(children|plans|plan_starts|cpp_start|cpp_subsequent|referrals|events"
         r"|at_risk|becoming_subject)[a-z0-9_]*)$"
     )
+
+    extreme_column_pattern: str = r"(^|_)(min|max|minimum|maximum|range)(_|$)"
+    quantile_column_pattern: str = r"(^|_)(median|quantile|percentile|p[0-9]{1,2}|q[1-3])(_|$)"
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -225,6 +239,9 @@ class TableDeclaration:
     ratios
         ``{column: (numerator, denominator, scale)}``: columns equal to ``scale * numerator /
         denominator`` of the published (rounded) counts, suppressed with either count.
+    group_sizes
+        ``{quantile column: size column}``: the number of children each published quantile
+        (a median time, a percentile) is computed from.
     """
 
     count_columns: tuple[str, ...] = ()
@@ -235,6 +252,7 @@ class TableDeclaration:
     column_groups: tuple[str, ...] | None = None
     dependent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     ratios: Mapping[str, tuple[str, str, float]] = field(default_factory=dict)
+    group_sizes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.child_level and not self.reason:
@@ -247,6 +265,7 @@ class TableDeclaration:
         out["column_groups"] = None if self.column_groups is None else list(self.column_groups)
         out["dependent"] = {k: list(v) for k, v in sorted(self.dependent.items())}
         out["ratios"] = {k: list(v) for k, v in sorted(self.ratios.items())}
+        out["group_sizes"] = dict(sorted(self.group_sizes.items()))
         return out
 
     @classmethod
@@ -263,6 +282,7 @@ class TableDeclaration:
             dependent={k: tuple(v) for k, v in dict(data.get("dependent", {})).items()},
             ratios={k: (str(v[0]), str(v[1]), float(v[2]))
                     for k, v in dict(data.get("ratios", {})).items()},
+            group_sizes={str(k): str(v) for k, v in dict(data.get("group_sizes", {})).items()},
         )
 
 
@@ -558,6 +578,7 @@ def check_frame(
     if not child_level:
         return found
     found.extend(_check_identifier_values(frame, name))
+    found.extend(_check_extremes_and_quantiles(frame, name, rules, declaration))
 
     if declaration is not None:
         count_cols = [c for c in declaration.count_columns if c in frame.columns]
@@ -629,6 +650,52 @@ def check_frame(
                             ),
                         )
                     )
+    return found
+
+
+def _check_extremes_and_quantiles(
+    frame: pd.DataFrame, name: str, rules: SDCRules, declaration: TableDeclaration | None
+) -> list[Violation]:
+    """Extreme-value columns, and quantiles without a group of ``threshold`` children."""
+    found: list[Violation] = []
+    sizes = {} if declaration is None else dict(declaration.group_sizes)
+    extreme = re.compile(rules.extreme_column_pattern)
+    quantile = re.compile(rules.quantile_column_pattern)
+    text = frame.astype(str)
+    for col in frame.columns:
+        low = str(col).strip().lower()
+        if extreme.search(low):
+            found.append(Violation(
+                name, None, str(col), None, "extreme",
+                f"{name}: column {col!r} looks like a group minimum, maximum or range, which is "
+                "one child's own value; publish quantiles of large enough groups instead",
+            ))
+            continue
+        if not quantile.search(low):
+            continue
+        size_col = sizes.get(str(col))
+        if size_col is None or size_col not in frame.columns:
+            found.append(Violation(
+                name, None, str(col), None, "quantile",
+                f"{name}: quantile column {col!r} has no declared group-size column "
+                "(TableDeclaration.group_sizes) to show each value comes from at least "
+                f"{rules.threshold} children",
+            ))
+            continue
+        for i, (q, n) in enumerate(zip(text[col], text[size_col], strict=True), start=1):
+            if q in (rules.marker, "", "nan", "<NA>", "None"):
+                continue
+            try:
+                small = n == rules.marker or float(n) < rules.threshold
+            except ValueError:
+                small = True
+            if small:
+                found.append(Violation(
+                    name, i, str(col), q, "quantile",
+                    _cell_message(name, i, str(col),
+                                  f"quantile {q} published for a group of {n} (< {rules.threshold} "
+                                  "or suppressed)"),
+                ))
     return found
 
 
