@@ -106,7 +106,10 @@ def rule_sweep(
                                                         "n_becoming_subject"]].sum()
         la_rate = la["n_previous_plan"] / la["n_becoming_subject"]
         both = pd.concat([la_rate.rename("v"), t_la_rate.rename("t")], axis=1).dropna()
-        rho = float(both["v"].rank().corr(both["t"].rank())) if len(both) > 3 else np.nan
+        # Spearman correlation of the LA rates; undefined (NaN) when either is constant, as in
+        # a small cohort where a look-back variant finds no repeats in any LA.
+        constant = both["v"].nunique() < 2 or both["t"].nunique() < 2
+        rho = float(both["v"].rank().corr(both["t"].rank())) if len(both) > 3 and not constant else np.nan
         pct = 100 * num / den if den else np.nan
         rows.append({"counting": counting, "scope": scope,
                      "lookback_years": lookback if lookback is not None else np.nan,
