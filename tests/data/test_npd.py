@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -275,4 +276,174 @@ def test_non_ascii_digits_are_rejected_not_read(tmp_path: Path) -> None:
         ("digits.csv:row 4", "episode", "CIN_ReferralDate", "٠١/٠٥/٢٠٢١", "invalid date"),
         ("digits.csv:row 5", "episode", "CIN_ACADYR", "٢٠٢٢", "invalid number"),
         ("digits.csv:row 6", "cpp", "CIN_CPPendDate", arabic_date, "invalid date"),
+    ]
+
+
+def test_child_values_are_combined_over_the_rows_of_a_child(tmp_path: Path) -> None:
+    """A child value given on one row and blank (or sex unknown) on another is kept."""
+    p = _extract(
+        tmp_path,
+        """
+        CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,CIN_PersonBirthDate,CIN_Sex,CIN_Ethnicity,CIN_Disability,CIN_PupilMatchingRefAnonymous
+        A1,318,2021/2022,2021-05-01,2012-03-01,M,,AUT LD,PMR1
+        A1,318,2021/2022,2021-09-01,,U,WBRI,,
+        A1,318,2021/2022,2022-01-10,01/03/2012,,,"LD,AUT",PMR1
+        """,
+    )
+    t = read_cin([p])
+    assert len(t.cin_episodes) == 3 and len(t.children) == 1
+    kid = t.children.iloc[0]
+    assert kid["person_birth_date"] == pd.Timestamp("2012-03-01")
+    assert kid["sex"] == "M" and kid["ethnicity"] == "WBRI" and kid["disabilities"] == "AUT LD"
+    assert kid["child_key"] == "PMR1"
+    assert t.rejections.empty
+
+
+def test_conflicting_child_values_are_dropped_with_a_field_row(tmp_path: Path) -> None:
+    """Two values of one child field: the child and its history are kept, the value is not."""
+    p = _extract(
+        tmp_path,
+        """
+        CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,CIN_PersonBirthDate,CIN_Sex,CIN_Ethnicity,CIN_CPPstartDate
+        A1,318,2021/2022,2021-05-01,2012-03-01,M,WBRI,2021-06-01
+        A1,318,2021/2022,2021-09-01,2012-03-01,F,WIRI,
+        A1,318,2021/2022,2022-01-10,2013-03-01,M,WBRI,
+        A1,318,2022/2023,2022-06-01,2014-01-01,F,WBRI,
+        A2,318,2021/2022,2021-05-01,2015-01-01,F,WBRI,
+        """,
+        name="kids.csv",
+    )
+    y2022, y2023 = parse_npd(p)
+    assert len(y2022.tables["cin_episodes"]) == 4 and len(y2022.tables["cpps"]) == 1
+    kids = y2022.tables["children"].set_index("la_child_id")
+    a1 = kids.loc["A1"]
+    assert pd.isna(a1["person_birth_date"]) and pd.isna(a1["ethnicity"]) and a1["sex"] == "U"
+    assert kids.loc["A2", "person_birth_date"] == pd.Timestamp("2015-01-01")
+    # another census year is another child record: its values are its own
+    a1_next = y2023.tables["children"].iloc[0]
+    assert a1_next["person_birth_date"] == pd.Timestamp("2014-01-01") and a1_next["sex"] == "F"
+    repeated = "repeated element"
+    assert _rows(y2022.rejections) == [
+        ("kids.csv:row 3", "field", "CIN_Sex", "M != F", repeated),
+        ("kids.csv:row 3", "field", "CIN_Ethnicity", "WBRI != WIRI", repeated),
+        ("kids.csv:row 4", "field", "CIN_PersonBirthDate", "2012-03-01 != 2013-03-01", repeated),
+    ]
+
+
+def test_rows_of_a_rejected_episode_give_no_child_values(tmp_path: Path) -> None:
+    """A rejected row adds no child record, so its values cannot conflict with the child's."""
+    p = _extract(
+        tmp_path,
+        """
+        CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,CIN_Ethnicity
+        A1,318,2021/2022,2021-05-01,WBRI
+        A1,318,2021/2022,2021-13-01,WIRI
+        """,
+    )
+    t = read_cin([p])
+    assert t.children["ethnicity"].tolist() == ["WBRI"]
+    assert t.rejections["reason"].tolist() == ["invalid date"]
+
+
+@pytest.mark.parametrize(
+    ("name", "sep"),
+    [("tabs.txt", "\t"), ("semi.csv", ";"), ("pipes.txt", "|"), ("commas.tsv", ",")],
+)
+def test_delimiter_is_taken_from_the_header(tmp_path: Path, name: str, sep: str) -> None:
+    header = ["CIN_LAchildID", "CIN_LA", "CIN_ACADYR", "CIN_ReferralDate", "CIN_Factors"]
+    row = ["A1", "318", "2021/2022", "2021-05-01", ""]
+    p = tmp_path / name
+    p.write_text(sep.join(header) + "\n" + sep.join(row) + "\n")
+    t = read_cin([p])
+    assert t.cin_episodes["la_child_id"].tolist() == ["A1"] and t.rejections.empty
+
+
+def test_delimiter_beaten_by_the_known_columns(tmp_path: Path) -> None:
+    """A comma header whose column name holds a semicolon is still read with commas."""
+    p = tmp_path / "x.csv"
+    p.write_text(
+        "CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,notes; free text\n"
+        "A1,318,2021/2022,2021-05-01,a; b\n"
+    )
+    assert read_cin([p]).cin_episodes["la_child_id"].tolist() == ["A1"]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (
+            "CIN_LAchildID CIN_LA CIN_ACADYR CIN_ReferralDate",
+            "line 1: cannot tell the delimiter: the header has no comma, tab, pipe or semicolon",
+        ),
+        (
+            "a,b;c,d;e",
+            "line 1: cannot tell the delimiter: ',' and ';' in the header each give 0 of the "
+            "expected column names",
+        ),
+    ],
+)
+def test_undetermined_delimiter_is_a_file_error(tmp_path: Path, header: str, problem: str) -> None:
+    p = tmp_path / "x.txt"
+    p.write_text(header + "\nA1\n")
+    with pytest.raises(InputFileError, match="^" + re.escape(f"{p}: {problem}")):
+        parse_npd(p)
+
+
+@pytest.mark.parametrize(
+    ("row", "n"), [("A1,318,2021/2022", 3), ("A1,318,2021/2022,2021-05-01,,x", 6)]
+)
+def test_row_with_a_wrong_number_of_fields_is_a_file_error(
+    tmp_path: Path, row: str, n: int
+) -> None:
+    p = tmp_path / "short.csv"
+    p.write_text(
+        "CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,CIN_CINClosureDate\n"
+        "A0,318,2021/2022,2021-05-01,\n"
+        f"{row}\n"
+    )
+    with pytest.raises(InputFileError) as exc:
+        parse_npd(p)
+    assert str(exc.value) == (
+        f"{p}: line 3: {n} fields where the header has 5 (a truncated or malformed row)"
+    )
+
+
+def test_source_rows_are_line_numbers(tmp_path: Path) -> None:
+    """Blank lines and quoted line breaks do not shift the row numbers of rejections."""
+    p = tmp_path / "x.csv"
+    p.write_text(
+        "CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,Notes\n"
+        '\nA1,318,2021/2022,2021-05-01,"two\nlines"\n'
+        "A2,318,2021/2022,2021-13-01,\n"
+    )
+    t = read_cin([p])
+    assert t.rejections["source_file"].tolist() == ["x.csv:row 5"]
+
+
+def test_identical_rows_are_rejected_as_duplicate_episodes(tmp_path: Path) -> None:
+    """Every exact repeat of a row is accounted for: input rows = episodes + rejections."""
+    line = "A1,318,2021/2022,2021-05-01,2021-06-01"
+    p = _extract(
+        tmp_path,
+        f"""
+        CIN_LAchildID,CIN_LA,CIN_ACADYR,CIN_ReferralDate,CIN_CPPstartDate
+        {line}
+        {line}
+        A1,318,2021/2022, 2021-05-01 ,2021-06-01
+        A2,318,2021/2022,2021-13-01,
+        A2,318,2021/2022,2021-13-01,
+        """,
+        name="dups.csv",
+    )
+    t = read_cin([p])
+    assert len(t.cin_episodes) == 1 and len(t.cpps) == 1 and len(t.children) == 1
+    dup = "duplicate episode"
+    assert _rows(t.rejections) == [
+        ("dups.csv:row 3", "episode", "CIN_ReferralDate", "row 2 repeated", dup),
+        ("dups.csv:row 3", "cpp", "CIN_CPPstartDate", "2021-06-01", "episode rejected"),
+        ("dups.csv:row 4", "episode", "CIN_ReferralDate", "row 2 repeated", dup),
+        ("dups.csv:row 4", "cpp", "CIN_CPPstartDate", "2021-06-01", "episode rejected"),
+        # a repeat of a rejected row is rejected for its own fault
+        ("dups.csv:row 5", "episode", "CIN_ReferralDate", "2021-13-01", "invalid date"),
+        ("dups.csv:row 6", "episode", "CIN_ReferralDate", "2021-13-01", "invalid date"),
     ]

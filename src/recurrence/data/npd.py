@@ -42,6 +42,17 @@ plan                           CIN_CPPstartDate, CIN_CPPendDate, CIN_InitialCate
 Dates may be ISO (``2021-04-01``, optionally with a time) or ``dd/mm/yyyy``, in ASCII digits
 (other scripts' digits make a date, year or count invalid).
 
+Reading the file
+----------------
+The file must be UTF-8 (a byte-order mark is allowed). Its delimiter, whatever its suffix
+(``.csv``, ``.tsv``, ``.txt``), is taken from the header line: the only one of comma, tab, pipe
+and semicolon found there, else the one that splits it into the most known column names; a
+header with none of them, or where two tie, is a file error. Cells may be quoted (``"3B,4B"``,
+line breaks inside quotes). Blank lines are skipped. A row with fewer or more fields than the
+header is a file error naming its line: a truncated or mis-delimited extract is not read
+partially (pandas would pad the row with blanks or shift its cells). Row numbers in rejections
+are the line numbers where rows start.
+
 Rows and rejections
 -------------------
 Each row gives one child record, one episode and at most one assessment, section 47 enquiry
@@ -55,6 +66,11 @@ without its start date (``missing required element``, as in :mod:`recurrence.dat
 ``value`` lists the values found). Unknown codes and invalid counts drop the value with a
 ``field`` row, as in :mod:`recurrence.data.cin_xml`.
 
+A row identical to an earlier loaded row (every cell equal, spaces around cells aside) is
+rejected as ``duplicate episode`` (``value`` ``"row N repeated"``, N the line of the first), its
+plan, assessment and section 47 with it (``"episode rejected"``), so that every input row is
+either loaded or rejected; a repeat of a rejected row is rejected for the same fault.
+
 Rows repeating an episode (same LA, census year, child and referral date) add their plan or
 assessment (a repeated plan start is rejected as ``duplicate cpp``); the episode's own fields,
 repeated on each row and sometimes blank there, are combined: a value given on any row is kept.
@@ -62,10 +78,27 @@ Two different values of one episode field reject the episode: every row of it is
 ``repeated element`` (the reason the XML reader gives an element given twice), with
 ``element`` the column and ``value`` ``"first != other"``. Episodes repeated across census
 years are de-duplicated by :mod:`recurrence.data.linkage` (the latest year wins).
+
+The child's values (birth date, death date, sex, ethnicity, disabilities, PMR), repeated on
+every loaded row of one child record (same LA, census year and child id), are combined the same
+way: a value given on any row is kept, and blanks, invalid values (each with its ``field`` row)
+and sex ``U`` (not known) conflict with nothing; disabilities are compared as sets of codes.
+Two different values of one child field do not reject the child, unlike an episode conflict:
+the child and all its episodes, plans and assessments are kept, and only that value is dropped
+(left missing: birth date and ethnicity blank, sex ``U``, the PMR replaced by the LA-based key),
+with one ``field`` row per conflicting field, ``repeated element``, at the row where the second
+value appears, ``element`` the column and ``value`` every value found (``"a != b"``). A
+child's history is not in doubt when, say, one row's ethnicity is mistyped, and dropping it
+would bias recurrence towards children with fewer rows; a conflicting birth date is not
+guessed, since it decides ages and the 18th-birthday censoring (a child with no birth date is
+not censored by age). The expected birth date and UPN are not read from flat extracts (no
+column is assumed for them; the PMR stands in for the UPN), so they are always missing.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -78,7 +111,7 @@ import pandas as pd
 
 from recurrence.data import codes
 from recurrence.data import rejections as rj
-from recurrence.data.cin_xml import TABLE_COLUMNS, check_date, is_previous_cpp_count
+from recurrence.data.cin_xml import TABLE_COLUMNS, check_date, gc_paused, is_previous_cpp_count
 from recurrence.errors import InputFileError
 
 ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -173,39 +206,61 @@ class NPDReturn:
     rejections: pd.DataFrame
 
 
-class _Episode:
-    """Episode-level values combined over the rows that repeat one episode.
+class _Combined:
+    """Values of one record (an episode or a child) combined over the rows that repeat it.
 
     Attributes
     ----------
     values
         Field -> value (a value missing or dropped on one row is taken from another row).
     texts
-        Field -> the text its value came from (for the rejection of a conflict).
-    conflict
-        ``(field, "first != other")`` for the first field given two different values, if any.
+        Field -> the text of its value (for the rejection of a conflict).
+    conflicts
+        Field given two different values -> index of the row where the second appeared, in the
+        order the conflicts appeared (``None`` while there is none).
     written
-        Whether the episode row has been added to its table.
+        Whether the record's row has been added to its table.
     """
 
-    __slots__ = ("conflict", "texts", "values", "written")
+    # Lean on purpose: an extract has a record per child and per episode, and the garbage
+    # collector traverses every dict and list alive, so the lists of other values are made only
+    # for a conflict.
+    __slots__ = ("_others", "conflicts", "texts", "values", "written")
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.texts: dict[str, str] = {}
-        self.conflict: tuple[str, str] | None = None
+        self.conflicts: dict[str, int] | None = None
+        self._others: dict[str, list[tuple[Any, str]]] | None = None
         self.written = False
 
-    def add(self, field: str, value: Any, text: str | None) -> None:
-        """Combine one row's value of ``field`` (``None``: missing or dropped)."""
+    def add(self, field: str, value: Any, text: str | None, row: int = -1) -> None:
+        """Combine row ``row``'s value of ``field`` (``None``: missing or dropped)."""
         if value is None or text is None:
             return
-        old = self.values.get(field)
-        if old is None:
+        if field not in self.values:
             self.values[field] = value
             self.texts[field] = text
-        elif old != value and self.conflict is None:
-            self.conflict = (field, f"{self.texts[field]} != {text}")
+        elif value != self.values[field]:
+            if self._others is None or self.conflicts is None:
+                self._others, self.conflicts = {}, {}
+            others = self._others.setdefault(field, [])
+            if all(value != v for v, _t in others):
+                others.append((value, text))
+                self.conflicts.setdefault(field, row)
+
+    def all_texts(self, field: str) -> list[str]:
+        """The text of each distinct value of ``field``, in row order."""
+        others = (self._others or {}).get(field, [])
+        return [self.texts[field], *(t for _v, t in others)]
+
+    @property
+    def conflict(self) -> tuple[str, str] | None:
+        """``(field, "first != other")`` for the first field given two different values."""
+        for field in self.conflicts or ():
+            texts = self.all_texts(field)
+            return field, f"{texts[0]} != {texts[1]}"
+        return None
 
 
 def _flat_date(text: str) -> tuple[str | None, str | None]:
@@ -264,13 +319,115 @@ def _factor_items(text: str | None) -> list[str]:
     return [c for c in _SPLIT.split(text) if c] if text else []
 
 
+DELIMITERS: Final = (",", "\t", "|", ";")
+"""Delimiters an extract may use; the one of a file is detected from its header line."""
+
+_KNOWN_COLUMNS: Final = frozenset(name.lower() for names in ALIASES.values() for name in names)
+
+
+def _delimiter(header: str, line: int, path: str) -> str:
+    """The delimiter of a header line: the only candidate in it, or the one naming most columns.
+
+    Counting known column names, not delimiter characters, keeps a comma extract with a column
+    named ``"notes; free text"`` comma-separated (``csv.Sniffer`` guesses from character
+    frequencies and can pick any character, even a letter).
+    """
+    found = [d for d in DELIMITERS if d in header]
+    if not found:
+        raise InputFileError(
+            path,
+            f"line {line}: cannot tell the delimiter: the header has no comma, tab, pipe or "
+            "semicolon",
+        )
+    if len(found) == 1:
+        return found[0]
+    score = {
+        d: sum(c.strip().lower() in _KNOWN_COLUMNS for c in next(csv.reader([header], delimiter=d)))
+        for d in found
+    }
+    best = max(score.values())
+    winners = [d for d in found if score[d] == best]
+    if len(winners) > 1:
+        names = " and ".join(repr(d) for d in winners)
+        raise InputFileError(
+            path,
+            f"line {line}: cannot tell the delimiter: {names} in the header each give {best} of "
+            "the expected column names",
+        )
+    return winners[0]
+
+
+def _blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _read_rows(p: Path) -> tuple[list[str], list[tuple[str, ...]], list[int]]:
+    """Header, data rows (cells stripped) and each row's line number (a file error for a
+    malformed extract).
+
+    Read with :mod:`csv` rather than pandas so that a row with too few or too many fields is
+    seen (pandas pads it with blanks or shifts it) and that rejections can name a row's real
+    line (pandas skips blank lines, and a quoted cell may span lines). Blank lines are skipped.
+    Rows are kept as tuples: the garbage collector stops tracking tuples of strings, whereas
+    a million lists would be traversed at every collection (twice the reading time).
+    """
+    path = str(p)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputFileError(path, "file not found") from exc
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(
+            path,
+            f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the extract as UTF-8",
+        ) from exc
+    # Same line splitting as the csv reader below (newline="": \n, \r\n or \r, kept).
+    for number, text_line in enumerate(io.StringIO(text, newline=""), start=1):
+        if text_line.strip():
+            delimiter = _delimiter(text_line.rstrip("\r\n"), number, path)
+            break
+    else:
+        raise InputFileError(path, "empty file: no header line")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows: list[tuple[str, ...]] = []
+    lines: list[int] = []
+    end = 0
+    try:
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if _blank(row):
+                continue
+            if header is None:
+                header = row
+            elif len(row) != len(header):
+                raise InputFileError(
+                    path,
+                    f"line {start}: {len(row)} fields where the header has {len(header)} "
+                    "(a truncated or malformed row)",
+                )
+            else:
+                rows.append(tuple(map(str.strip, row)))
+                lines.append(start)
+    except csv.Error as exc:
+        raise InputFileError(path, f"line {reader.line_num}: not readable as CSV ({exc})") from exc
+    assert header is not None  # the header line found above is not blank
+    return header, rows, lines
+
+
 def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
     """Parse an NPD-style CSV/TSV extract into one :class:`NPDReturn` per (LA, census year).
 
     Parameters
     ----------
     path
-        The extract (``.tsv`` is read tab-separated, anything else comma-separated).
+        The extract (UTF-8; comma-, tab-, pipe- or semicolon-separated, detected from the
+        header line whatever the suffix).
 
     Returns
     -------
@@ -281,20 +438,28 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
     Raises
     ------
     InputFileError
-        The file is missing, unreadable as CSV, or lacks a required column.
+        The file is missing, not UTF-8, empty, of undetermined delimiter, has a row whose
+        number of fields differs from the header's, or lacks a required column.
     """
+    # The parse makes a few objects per cell and keeps them to the end; with the cyclic
+    # collector running, its full collections re-walk them all (measured 1.5x slower on a
+    # 210,000-row extract), and none of them form cycles.
+    with gc_paused():
+        return _parse_npd(path)
+
+
+def _parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
+    """The work of :func:`parse_npd`."""
     p = Path(path)
     name = p.name
-    try:
-        sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputFileError(str(p), "file not found") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InputFileError(str(p), f"not a readable CSV extract ({exc})") from exc
-    cols = _columns(list(frame.columns), str(p))
-    data = {field: frame[col].str.strip().tolist() for field, col in cols.items()}
-    n = len(frame)
+    header, rows, lines = _read_rows(p)
+    cols = _columns(header, str(p))
+    # The first column of a name wins (as _columns matched it).
+    data = {
+        field: [row[idx] for row in rows]
+        for field, idx in ((f, header.index(c)) for f, c in cols.items())
+    }
+    n = len(rows)
 
     def get(field: str, i: int) -> str | None:
         v = data.get(field)
@@ -359,6 +524,50 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
                     value=f,
                 )
 
+    def _child_values(child: _Combined, i: int, notes: list[_Problem]) -> None:
+        """Combine row ``i``'s child values into ``child``; invalid ones become ``notes``."""
+        birth, berr = date("person_birth_date", i)
+        birth_text = get("person_birth_date", i)
+        yob, mob = get("year_of_birth", i), get("month_of_birth", i)
+        if birth is None and berr is None and yob is not None and mob is not None:
+            birth_text = f"{yob}/{mob}"
+            birth, why = _flat_date(f"{yob}-{mob.zfill(2)}-01")
+            if why is not None:
+                berr = (why, cols["year_of_birth"], f"{yob}-{mob}")
+        if berr is not None:
+            notes.append(berr)
+            birth = None
+        child.add("person_birth_date", birth, birth_text, i)
+        death, derr = date("person_death_date", i)
+        if derr is not None:
+            notes.append(derr)
+            death = None
+        child.add("person_death_date", death, get("person_death_date", i), i)
+        sex_text = get("sex", i)
+        if sex_text is not None:
+            mapped = (
+                sex_text.upper()
+                if sex_text.upper() in codes.SEX_CODES
+                else codes.GENDER_CURRENT_TO_SEX.get(sex_text)
+            )
+            if mapped is None:
+                notes.append((rj.UNKNOWN_CODE, cols["sex"], sex_text))
+            elif mapped != "U":
+                # "U" (not known) is no value: it does not conflict with M or F given elsewhere.
+                child.add("sex", mapped, sex_text, i)
+        ethnicity = code("ethnicity", codes.ETHNICITY_CODES, i, notes)
+        child.add("ethnicity", ethnicity, get("ethnicity", i), i)
+        dis_text = get("disabilities", i)
+        if dis_text is not None:
+            items = [c for c in _SPLIT.split(dis_text) if c]
+            good = sorted({c for c in items if c in codes.DISABILITY_CODES})
+            for c in items:
+                if c not in codes.DISABILITY_CODES:
+                    notes.append((rj.UNKNOWN_CODE, cols["disabilities"], c))
+            # Compared as a set: "AUT LD" and "LD,AUT" are one value.
+            child.add("disabilities", " ".join(good) or None, dis_text, i)
+        child.add("child_key", get("child_key", i), get("child_key", i), i)
+
     # Pass 1: row-level checks, and each episode's values combined over the rows repeating it.
     # A flat extract repeats the episode's fields on every assessment/plan row, sometimes blank,
     # so no single row is authoritative: pass 2 must know, from an episode's first row, the
@@ -366,7 +575,9 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
     row_err: list[_Problem | None] = []
     row_key: list[tuple[str, int, str, str] | None] = []
     row_notes: list[list[_Problem]] = []
-    episodes: dict[tuple[str, int, str, str], _Episode] = {}
+    row_repeats: dict[int, int] = {}  # row index -> index of the identical row it repeats
+    first_of: dict[tuple[str, ...], int] = {}
+    episodes: dict[tuple[str, int, str, str], _Combined] = {}
     for i in range(n):
         cid = get("la_child_id", i)
         la = get("la_code", i)
@@ -402,7 +613,15 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         assert cid is not None and la is not None and year is not None and ref is not None
         key = (la, year, cid, ref)
         row_key.append(key)
-        ep = episodes.setdefault(key, _Episode())
+        # An exact repeat of a loadable row (every cell equal once stripped, as cells are read)
+        # adds nothing, but folding it into the first would hide that the input had it: it is
+        # rejected in pass 2 as a duplicate episode, so that rows in = rows loaded + rejected.
+        # A repeat of a rejected row is rejected for the same fault, as the row itself is.
+        first = first_of.setdefault(rows[i], i)
+        if first != i:
+            row_repeats[i] = first
+            continue
+        ep = episodes.setdefault(key, _Combined())
         ep.add("cin_closure_date", closure, closure_text)
         for field, allowed in (
             ("referral_source", codes.REFERRAL_SOURCE_CODES),
@@ -416,21 +635,14 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         ep.add("date_of_initial_cpc", icpc, get("date_of_initial_cpc", i))
         ep.add("referral_nfa", yes_no("referral_nfa", i, notes), get("referral_nfa", i))
 
-    # Pass 2: rejections in row order, and the tables.
-    groups: dict[tuple[str, int], dict[str, dict[str, list[Any]]]] = {}
-    keys: dict[tuple[str, int], dict[str, list[str | None]]] = {}
-    log = rj.RejectionLog(name)
-    seen: dict[tuple[str, int], set[tuple[str, ...]]] = {}
-
+    # Rows rejected as a whole: a row-level fault, an episode with conflicting values, or an
+    # exact repeat of a row (checked in that order, so a repeat follows its first row's fate).
     for i in range(n):
-        src = f"{name}:row {i + 2}"
-        # Every rejection of this row carries the same file/row, child and LA.
-        reject = partial(
-            log.add, la_child_id=get("la_child_id", i), source_file=src, la_code=get("la_code", i)
-        )
-        err, ep_key, notes = row_err[i], row_key[i], row_notes[i]
-        episode = None if ep_key is None else episodes[ep_key]
-        if episode is not None and episode.conflict is not None:
+        ep_key = row_key[i]
+        if row_err[i] is not None or ep_key is None:
+            continue
+        conflict = episodes[ep_key].conflict
+        if conflict is not None:
             # Two rows give one episode field different values. The episode is rejected rather
             # than kept with the value dropped (the ``field`` rows used for unknown codes): the
             # XML reader rejects an episode with an element given twice ("repeated element")
@@ -438,7 +650,63 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             # leave a closed episode open, changing the spells the analyses are built on.
             # Every row of the episode is rejected, as each bad row is, so that each row's
             # content is accounted for.
-            err = (rj.REPEATED_ELEMENT, cols[episode.conflict[0]], episode.conflict[1])
+            row_err[i] = (rj.REPEATED_ELEMENT, cols[conflict[0]], conflict[1])
+        elif i in row_repeats:
+            row_err[i] = (
+                rj.DUPLICATE.format(kind="episode"),
+                cols["cin_referral_date"],
+                f"row {lines[row_repeats[i]]} repeated",
+            )
+
+    # Children: one record per LA, census year and child id, its values combined over the
+    # loaded rows of the child (a rejected row adds no child record, so none of its values).
+    children: dict[tuple[str, int], dict[str, _Combined]] = {}
+    for i in range(n):
+        ep_key = row_key[i]
+        if row_err[i] is not None or ep_key is None:
+            continue
+        la, year, cid, _ref = ep_key
+        child = children.setdefault((la, year), {}).setdefault(cid, _Combined())
+        _child_values(child, i, row_notes[i])
+    child_columns = {
+        "child_key": column("child_key"),
+        "person_birth_date": column("person_birth_date")
+        if "person_birth_date" in cols
+        else f"{column('year_of_birth')}/{column('month_of_birth')}",
+        "person_death_date": column("person_death_date"),
+        "sex": column("sex"),
+        "ethnicity": column("ethnicity"),
+        "disabilities": column("disabilities"),
+    }
+    for kids in children.values():
+        for child in kids.values():
+            # Two rows of one child record disagree on a child value. The child is kept and
+            # only that value is dropped (left missing), with a ``field`` row at the row where
+            # the second value appears, listing every value found: the child's episodes, plans
+            # and their dates are not in doubt, and rejecting them all for, say, one row's
+            # ethnicity typo would bias recurrence (children with longer, messier histories
+            # have more rows to disagree). Neither value is kept, because either may be the
+            # wrong one: a birth date decides ages and the 18th-birthday censoring, so a
+            # missing one (no age, no censoring by age; visible in the tables) is safer than a
+            # guessed one. A missing sex is "U", a missing PMR the LA-based key.
+            for field, at in (child.conflicts or {}).items():
+                row_notes[at].append(
+                    (rj.REPEATED_ELEMENT, child_columns[field], " != ".join(child.all_texts(field)))
+                )
+                child.values.pop(field, None)
+
+    # Pass 2: rejections in row order, and the tables.
+    groups: dict[tuple[str, int], dict[str, dict[str, list[Any]]]] = {}
+    log = rj.RejectionLog(name)
+    seen: dict[tuple[str, int], set[tuple[str, ...]]] = {}
+
+    for i in range(n):
+        src = f"{name}:row {lines[i]}"
+        # Every rejection of this row carries the same file/row, child and LA.
+        reject = partial(
+            log.add, la_child_id=get("la_child_id", i), source_file=src, la_code=get("la_code", i)
+        )
+        err, ep_key, notes = row_err[i], row_key[i], row_notes[i]
         if err is not None:
             reject("episode", err[0], element=err[1], value=err[2])
             for kind in SUB_RECORDS:
@@ -447,60 +715,15 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
             for reason_, element, value in notes:
                 reject(rj.FIELD, reason_, element=element, value=value)
             continue
-        assert episode is not None and ep_key is not None
+        assert ep_key is not None
+        episode = episodes[ep_key]
         la, year, cid, ref = ep_key
         g = (la, year)
         if g not in groups:
             groups[g] = {t: {c: [] for c in cs} for t, cs in TABLE_COLUMNS.items()}
-            keys[g] = {"child_key": []}
             seen[g] = set()
         t = groups[g]
 
-        # child
-        birth, berr = date("person_birth_date", i)
-        yob, mob = get("year_of_birth", i), get("month_of_birth", i)
-        if birth is None and berr is None and yob is not None and mob is not None:
-            birth, why = _flat_date(f"{yob}-{mob.zfill(2)}-01")
-            if why is not None:
-                berr = (why, cols["year_of_birth"], f"{yob}-{mob}")
-        if berr is not None:
-            notes.append(berr)
-            birth = None
-        death, derr = date("person_death_date", i)
-        if derr is not None:
-            notes.append(derr)
-            death = None
-        sex_text = get("sex", i)
-        sex = "U"
-        if sex_text is not None:
-            mapped = (
-                sex_text.upper()
-                if sex_text.upper() in codes.SEX_CODES
-                else codes.GENDER_CURRENT_TO_SEX.get(sex_text)
-            )
-            if mapped is None:
-                notes.append((rj.UNKNOWN_CODE, cols["sex"], sex_text))
-            else:
-                sex = mapped
-        dis_text = get("disabilities", i)
-        dis: str | None = None
-        if dis_text is not None:
-            items = [c for c in _SPLIT.split(dis_text) if c]
-            good = sorted({c for c in items if c in codes.DISABILITY_CODES})
-            for c in items:
-                if c not in codes.DISABILITY_CODES:
-                    notes.append((rj.UNKNOWN_CODE, cols["disabilities"], c))
-            dis = " ".join(good) or None
-        c = t["children"]
-        c["la_child_id"].append(cid)
-        c["person_birth_date"].append(birth)
-        c["expected_person_birth_date"].append(None)
-        c["sex"].append(sex)
-        c["ethnicity"].append(code("ethnicity", codes.ETHNICITY_CODES, i, notes))
-        c["disabilities"].append(dis)
-        c["person_death_date"].append(death)
-        c["upn"].append(None)
-        keys[g]["child_key"].append(get("child_key", i))
         # episode: written once, at its first row, with the values combined over its rows
         if not episode.written:
             episode.written = True
@@ -601,6 +824,13 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
     rejections = log.to_frame()
     for idx, (g, t) in enumerate(sorted(groups.items())):
         la, year = g
+        # One child row per LA child id within a census year, its values combined over its rows.
+        c = t["children"]
+        for cid, child in children[g].items():
+            c["la_child_id"].append(cid)
+            for col in c:
+                if col != "la_child_id":
+                    c[col].append(child.values.get(col, "U" if col == "sex" else None))
         frames = {}
         for table, tcols in t.items():
             d: dict[str, Any] = {"la_code": [la] * len(tcols["la_child_id"])}
@@ -616,10 +846,8 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
                 else:
                     d[col] = pd.Series(values, dtype=object)
             frames[table] = pd.DataFrame(d)
-        frames["children"]["child_key"] = pd.Series(keys[g]["child_key"], dtype=object)
-        # One child row per LA child id within a census year: the last row's values.
-        frames["children"] = frames["children"].drop_duplicates(
-            ["la_code", "la_child_id"], keep="last"
+        frames["children"]["child_key"] = pd.Series(
+            [k.values.get("child_key") for k in children[g].values()], dtype=object
         )
         out.append(
             NPDReturn(
