@@ -178,3 +178,16 @@ def test_long_window_reaching_before_1970_is_consistent() -> None:
     assert not still.truth["moved_la"].any()
     assert c.truth["moved_la"].any()
     assert c.truth["birth_date"].min() < pd.Timestamp("1970-01-01")
+
+
+def test_parallel_synth_then_parallel_simulation_in_one_process() -> None:
+    # `recurrence reproduce --workers 2` runs both in one process; the generator used loky's
+    # process-wide reusable pool, which joblib.Parallel then reused and crashed on.
+    from recurrence.effects.ademp import DGM, Method, Study, run_study
+    from recurrence.effects.scenarios import binary_exposure_logistic, fit_study_model
+
+    generate(n_children=300, years=2, seed=1, n_jobs=2)
+    dgm = DGM("d", binary_exposure_logistic,
+              {"n": 100, "log_or": 0.2, "p_exposed": 0.4, "baseline_risk": 0.3}, {"exposure": 0.2})
+    study = Study("t", (dgm,), (Method("ml", fit_study_model),), n_reps=20, seed=1, chunk_size=5)
+    assert len(run_study(study, n_jobs=2, progress=False).replicates) == 20

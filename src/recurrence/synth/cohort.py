@@ -162,13 +162,17 @@ def generate(
     if len(chunks) == 1:
         parts = simulate_and_prepare(ctx, chunks[0], targets)
     else:
-        from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky import ProcessPoolExecutor
 
         # The calling process simulates the first chunk while n_jobs - 1 workers simulate the
         # others; each chunk comes back as numbers only (assemble.prepare), through a file in a
-        # private temporary directory (much faster than the result pipe).
-        executor = get_reusable_executor(max_workers=n_jobs - 1)
-        with tempfile.TemporaryDirectory(prefix="recurrence-synth-") as tmp:
+        # private temporary directory (much faster than the result pipe). A private pool, not
+        # loky's process-wide reusable one: joblib.Parallel (the simulation engine) later finds
+        # that shared pool without the state joblib adds to its own and fails.
+        with (
+            ProcessPoolExecutor(max_workers=n_jobs - 1) as executor,
+            tempfile.TemporaryDirectory(prefix="recurrence-synth-") as tmp,
+        ):
             futures = [
                 executor.submit(simulate_to_file, ctx, chunk, targets, os.path.join(tmp, f"chunk{i}.pkl"))
                 for i, chunk in enumerate(chunks[1:])
