@@ -30,3 +30,7 @@ class ConvergenceError(RecurrenceError, RuntimeError):
 
 class SeparationError(ModelInputError):
     """Complete or quasi-complete separation in a logistic fit; the message names the term."""
+
+
+class OptionError(RecurrenceError, ValueError):
+    """An option or argument value is not one of those allowed (a runtime ``Literal`` check)."""

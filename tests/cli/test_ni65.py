@@ -195,3 +195,6 @@ def test_default_output_passes_disclosure_control(run, tmp_path, repo_dir):
             r["children_becoming_subject"])
         assert float(r["ni65_percent"]) == pytest.approx(want, rel=1e-5)
     check_outputs(out_dir)  # raises DisclosureError on any problem
+    # To the day, the history length gave each LA's earliest referral date back: whole years.
+    years = pd.to_numeric(table["history_years"], errors="coerce").dropna()
+    assert len(years) and (years == years.round()).all()

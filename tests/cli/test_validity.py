@@ -52,3 +52,23 @@ def test_validity_missing_truth_is_one_line_error(synth_dir, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "truth.csv" in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_validity_refuses_an_unreadable_truth_value(synth_dir, tmp_path, capsys):
+    # "maybe" used to become NaN and then True (highly resistant).
+    import pandas as pd
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in synth_dir.glob("*.csv"):
+        (bad / f.name).write_bytes(f.read_bytes())
+    truth = pd.read_csv(bad / "truth.csv", dtype=str, keep_default_na=False)
+    truth.loc[3, "highly_resistant"] = "maybe"
+    truth.to_csv(bad / "truth.csv", index=False)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        main(["validity", "--data", str(bad), "--out", str(out)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "row 5, column 'highly_resistant'" in err[0] and "'maybe'" in err[0]
+    assert not out.exists() or not any(out.iterdir())

@@ -24,7 +24,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from recurrence.cli import app
+from recurrence.cli import app, output_dir
 from recurrence.errors import RecurrenceError
 
 FLOAT_FORMAT = "%.10g"
@@ -77,6 +77,7 @@ def effects(
     progress: ProgressOpt = True,
 ) -> None:
     """Reproduce the review's effect claims in design-matched simulations."""
+    output_dir(out)
     from recurrence.effects.ademp import run_study
     from recurrence.effects.plots import forest_plot
     from recurrence.effects.scenarios import claims_study, summarise_claims
@@ -112,6 +113,7 @@ def simulate(
     progress: ProgressOpt = True,
 ) -> None:
     """Run a general ADEMP simulation study declared in YAML."""
+    output_dir(out)
     from dataclasses import replace
 
     from recurrence.effects.ademp import dgm_parameters, load_study, run_study

@@ -22,16 +22,15 @@ written atomically (temporary file, then rename).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from recurrence.cli import app
-from recurrence.errors import InputFileError, ModelInputError
+from recurrence.cli import app, output_file
+from recurrence.data.io import replace_atomically
+from recurrence.errors import ConvergenceError, InputFileError, ModelInputError
 from recurrence.models.base import ModelResults
 
 MODELS = ("logit", "cox")
@@ -51,15 +50,32 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _write_atomic(frame: pd.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False, lineterminator="\n", float_format="%.10g")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(
+        out,
+        lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g"),
+    )
+
+
+def _check_mixed_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Refuse a column of numbers with stray text in it (``unknown``, ``n/a``).
+
+    Read as text, such a column would silently become categorical, each distinct number a
+    level; a column of numbers with a typo is far likelier than a category named like one.
+    """
+    for col in columns:
+        if col not in frame.columns or frame[col].dtype != object:
+            continue
+        text = frame[col].astype(str)
+        present = frame[col].notna().to_numpy()
+        numeric = pd.to_numeric(text.where(present), errors="coerce").notna().to_numpy()
+        stray = present & ~numeric
+        if numeric.any() and stray.any():
+            i = int(stray.argmax())  # position of the first stray value; header is line 1
+            raise InputFileError(
+                str(path),
+                f"row {i + 2}, column {col!r}: value {text.iloc[i]!r} in a column of numbers; "
+                "fix or blank it (a blank is a missing value)",
+            )
 
 
 def fit_model(
@@ -129,8 +145,10 @@ def fit(
     firth: Annotated[bool, typer.Option("--firth", help="Firth penalised logit")] = False,
 ) -> None:
     """Fit a logistic or Cox model and write its tidy table (one row per covariate)."""
+    output_file(out)
     covs = [c.strip() for c in covariates.split(",") if c.strip()]
     frame = _read_csv(data)
+    _check_mixed_columns(frame, [*covs, event, *(c for c in (time, start) if c)], data)
     try:
         res = fit_model(
             model, frame, covariates=covs, event=event, time=time, start=start,
@@ -138,6 +156,8 @@ def fit(
         )
     except ModelInputError as exc:
         raise ModelInputError(f"{data}: {exc}") from exc
+    except ConvergenceError as exc:
+        raise ConvergenceError(f"{data}: {exc}") from exc
     tidy = res.tidy()
     tidy = tidy[tidy["term"] != "(Intercept)"].reset_index(drop=True)
     _write_atomic(tidy, out)

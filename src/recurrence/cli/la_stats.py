@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from recurrence.cli import app
+from recurrence.cli import app, output_dir
 from recurrence.data.io import write_frame
 from recurrence.dfe import la_stats
 from recurrence.dfe.loader import la_changes, load_table
@@ -86,5 +86,6 @@ def la_stats_command(
     ] = "midpoint",
 ) -> None:
     """Reliability (ICC), overdispersion and convergent validity of the repeat-plan percentage on real LA data."""
+    output_dir(out)
     written = run_la_stats(dfe, out, suppressed)
     typer.echo(f"wrote {len(written)} files to {out}")

@@ -9,17 +9,16 @@ definitions and their sources.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 
-from recurrence.cli import app
-from recurrence.data.io import read_tables, write_frame
+from recurrence.cli import app, output_file
+from recurrence.data.io import read_tables, replace_atomically, write_frame
 from recurrence.data.schema import CINTables
 from recurrence.indicators import d3_repeat_plans, ni65
 from recurrence.sdc import suppress_and_round
@@ -54,7 +53,8 @@ def ni65_table(
     ``d3_cpp_start``, ``d3_cpp_subsequent``, ``d3_percent``
         DfE D3 from the recorded ``number_of_previous_cpp``.
     ``history_years``
-        Years of data in the LA before the year began (left truncation).
+        Years of data in the LA before the year began (left truncation); whole years (rounded
+        down) under disclosure control.
     """
     hs = history_start
     base = ni65(tables, history_start=hs)
@@ -165,6 +165,7 @@ def ni65_command(
     recomputed from the rounded counts or suppressed with them. ``--exact-counts`` writes the
     exact working table instead.
     """
+    output_file(out)
     lookback = lookback or [1, 2]
     if any(k <= 0 for k in lookback):
         raise typer.BadParameter("look-back years must be positive", param_hint="--lookback")
@@ -178,14 +179,9 @@ def ni65_command(
     if not exact_counts:
         counts, ratios = ni65_disclosure(lookback)
         table = suppress_and_round(table, counts, ratios=ratios)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        write_frame(table, Path(tmp), "csv")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        # To the day, the history length gives each LA's earliest referral date back (a child's
+        # date); whole years are enough to judge left truncation.
+        table["history_years"] = np.floor(table["history_years"])
+    replace_atomically(out, lambda tmp: write_frame(table, tmp, "csv"))
     control = "exact counts (not for release)" if exact_counts else "disclosure control applied"
     typer.echo(f"wrote {len(table)} LA-years to {out} ({control})")

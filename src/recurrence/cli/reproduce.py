@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from recurrence.cli import app
+from recurrence.cli import app, output_dir
 from recurrence.reproduce.pipeline import DEFAULT_SEED, PROFILE_NAMES, run_pipeline
 from recurrence.sdc import SDCRules
 
@@ -30,7 +30,7 @@ def reproduce(
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the whole chain.")] = DEFAULT_SEED,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the whole chain.")] = DEFAULT_SEED,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -56,6 +56,7 @@ def reproduce(
     inputs changed. Every output is checked against the disclosure rules; a failure names the
     file and cell and releases nothing.
     """
+    output_dir(out)
     chosen = profile if profile is not None else ("quick" if quick else "full")
     if chosen not in PROFILE_NAMES:
         raise typer.BadParameter(

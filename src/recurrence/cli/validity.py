@@ -36,7 +36,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from recurrence.cli import app
+from recurrence.cli import app, output_dir
 from recurrence.data.io import read_tables, write_frame
 from recurrence.errors import InputFileError, ModelInputError, RecurrenceError
 from recurrence.validity import child_level as cl
@@ -67,8 +67,20 @@ def _read_truth(data_dir: Path) -> pd.DataFrame:
         raise InputFileError(str(path), f"not a readable CSV file ({type(exc).__name__})") from exc
     if not {"child_key", TARGET} <= set(truth.columns):
         raise InputFileError(str(path), f"lacks the columns child_key and {TARGET}")
-    if truth[TARGET].dtype == object:
-        truth[TARGET] = truth[TARGET].astype(str).str.lower().map({"true": True, "false": False})
+    # The target must be read exactly: an unreadable value used to become NaN and then True.
+    raw = truth[TARGET]
+    text = raw.astype(str).str.strip().str.lower()
+    value = text.map({"true": True, "false": False, "1": True, "0": False,
+                      "1.0": True, "0.0": False})
+    bad = value.isna() | raw.isna()
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise InputFileError(
+            str(path),
+            f"row {i + 2}, column {TARGET!r}: value {raw.iloc[i]!r} is not true/false "
+            f"({int(bad.sum())} such value(s))",
+        )
+    truth[TARGET] = value.astype(bool)
     return truth
 
 
@@ -187,7 +199,9 @@ def run_validity(data_dir: Path, out_dir: Path, *, seed: int = 20090331,
 def validity_command(
     data: Annotated[Path, typer.Option("--data", help="Folder written by `recurrence synth`.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for CSV tables and PNG plots.")],
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the LA folds and EM starts.")] = 20090331,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed of the LA folds and EM starts.")
+    ] = 20090331,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-validation folds (by LA).")] = 5,
     mobility_rates: Annotated[
         str,
@@ -200,6 +214,7 @@ def validity_command(
     ] = 12000,
 ) -> None:
     """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth."""
+    output_dir(out)
     try:
         rates = [float(r) for r in mobility_rates.split(",") if r.strip()]
     except ValueError as exc:

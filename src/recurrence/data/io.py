@@ -13,6 +13,7 @@ import numbers
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -43,6 +44,34 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: TableFormat) -> None:
         out.to_csv(path, index=False, lineterminator="\n")
     else:
         frame.to_parquet(path, index=False)
+
+
+def _default_file_mode() -> int:
+    """What ``open()`` would give a new file under the current umask (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def replace_atomically(out: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Write a file through a temporary sibling and rename it, so a failure leaves no file.
+
+    ``write(tmp)`` writes the content; the file then gets the permissions a plainly created file
+    would have (not mkstemp's owner-only 0600, which left other members of a project group
+    unable to read an output).
+    """
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, _default_file_mode())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def write_tables(

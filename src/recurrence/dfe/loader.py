@@ -247,6 +247,13 @@ def read_ees_csv(path: str | os.PathLike[str], name: str | None = None) -> DfETa
                 f"line {row + 2}, column {col}: {text.iloc[row]!r} is neither a number nor one "
                 f"of the symbols {', '.join(SUPPRESSION_CODES)}",
             )
+        # Every EES value here is a count, percentage or rate: a negative one is a corrupt file.
+        negative = num < 0
+        if negative.any():
+            row = int(np.flatnonzero(negative.to_numpy())[0])
+            raise InputFileError(
+                str(p), f"line {row + 2}, column {col}: {text.iloc[row]!r} is negative"
+            )
         values[col] = num.astype(float)
         status[col] = text.where(is_symbol, "").str.lower()
     ids = raw[[c for c in raw.columns if c in ID_COLUMNS or c in FILTER_COLUMNS]].copy()
@@ -259,6 +266,16 @@ def read_ees_csv(path: str | os.PathLike[str], name: str | None = None) -> DfETa
         raise InputFileError(
             str(p), f"line {row + 2}, column old_la_code: {code.iloc[row]!r} is not a 3-digit LA code"
         )
+    if "new_la_code" in ids.columns:
+        ons = ids["new_la_code"].str.strip()
+        bad_ons = is_la & ~ons.str.fullmatch(r"[EWSN][0-9]{8}")
+        if bad_ons.any():
+            row = int(np.flatnonzero(bad_ons.to_numpy())[0])
+            raise InputFileError(
+                str(p),
+                f"line {row + 2}, column new_la_code: {ons.iloc[row]!r} is not an ONS code "
+                "(a letter and 8 digits, e.g. E08000021)",
+            )
     ids["la_code"] = code.where(is_la, None)
     ids["rounded"] = ids["geographic_level"].isin(["National", "Regional"])
     dup = ids[is_la].duplicated(["year", "la_code"])

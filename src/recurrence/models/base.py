@@ -24,6 +24,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from recurrence.errors import OptionError
+
 Scale = Literal[
     "log-odds",
     "log-hazard",
@@ -50,9 +52,10 @@ TIDY_COLUMNS: tuple[str, ...] = (
 
 
 def check_literal(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
-    """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (runtime check of a Literal)."""
+    """Raise :class:`~recurrence.errors.OptionError` (a ``ValueError``) unless ``value`` is one
+    of ``allowed`` (runtime check of a Literal)."""
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise OptionError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 @dataclass(frozen=True)

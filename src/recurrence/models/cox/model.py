@@ -260,6 +260,11 @@ def coxph(
         raise ModelInputError(
             f"time column {time!r}: {int(bad.sum())} rows are missing (first rows: {_rows(idx, bad)})"
         )
+    bad = np.isinf(stop)
+    if bad.any():
+        raise ModelInputError(
+            f"time column {time!r}: {int(bad.sum())} rows are infinite (first rows: {_rows(idx, bad)})"
+        )
     bad = ~np.isin(ev, (0.0, 1.0))
     if bad.any():
         vals = sorted({str(v) for v in ev[bad][:_MAX_ROWS_SHOWN]})
@@ -270,11 +275,11 @@ def coxph(
     st: np.ndarray | None = None
     if start is not None:
         st = _numeric(data, start, "start")
-        bad = np.isnan(st)
+        bad = ~np.isfinite(st)
         if bad.any():
             raise ModelInputError(
-                f"start column {start!r}: {int(bad.sum())} rows are missing (first rows: "
-                f"{_rows(idx, bad)})"
+                f"start column {start!r}: {int(bad.sum())} rows are missing or infinite (first "
+                f"rows: {_rows(idx, bad)})"
             )
         bad = np.asarray(stop <= st)
         if bad.any():
