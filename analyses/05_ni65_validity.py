@@ -37,85 +37,12 @@ USES: tuple[str, ...] = (
     "recurrence.synth",
 )
 
-#: For each table of ``recurrence validity``: caption, count columns, rate columns derived from
-#: them, and whether its rows add up to a total (LAs to England) for secondary suppression.
-TABLES: dict[str, dict[str, Any]] = {
-    "child_level": {
-        "caption": "Child-level validity of each indicator against the true 'highly resistant' "
-        "status: sensitivity, specificity, PPV, NPV (Wilson 95% CIs), AUC (DeLong CI), Brier "
-        "score; n is the number of children (rounded).",
-        "counts": ["n"],
-    },
-    "risk_model_comparison": {
-        "caption": "The multivariable risk model (validated out of sample by LA) against the NI 65 "
-        "flag: DeLong test of the AUC difference and net reclassification (categorical and "
-        "continuous NRI).",
-        "counts": [],
-    },
-    "risk_model_folds": {
-        "caption": "Cross-validation folds of the risk model (grouped by LA): LAs and children per "
-        "fold.",
-        "counts": ["n"],
-    },
-    "risk_model_calibration": {
-        "caption": "Calibration of the out-of-sample risk model by tenth of predicted risk.",
-        "counts": ["n"],
-    },
-    "latent_class": {
-        "caption": "Two-class latent-class composite of repeat plans, re-referrals, long plans and "
-        "multiple parental problems: item probabilities by class.",
-        "counts": [],
-    },
-    "la_level": {
-        "caption": "LA-level validity: Spearman correlation of each indicator with the LA's true "
-        "prevalence of highly resistant families (Fisher-z 95% CI), funnel-plot outliers and "
-        "their agreement with the truth's outliers (Cohen's kappa).",
-        "counts": [],
-    },
-    "risk_standardised": {
-        "caption": "Risk-standardised repeat-plan rate per LA (observed or model-predicted over "
-        "expected, times the national rate; random LA intercept), after the US CFSR Round 3 "
-        "(synthetic LA codes). Small LAs are suppressed.",
-        "counts": ["n", "observed"],
-        # Every model quantity of a small LA goes with its n: expected / expected_rate gives n
-        # back, and the predicted rate and random effect describe the same few children.
-        "dependent": {
-            col: ["n", "observed"]
-            for col in (
-                "expected", "predicted", "observed_rate", "expected_rate", "rsp_observed",
-                "rsp_observed_ci_lower", "rsp_observed_ci_upper", "rsp_predicted",
-                "rsp_predicted_ci_lower", "rsp_predicted_ci_upper", "random_effect",
-                "flag_high", "flag_low",
-            )
-        },
-        "column_groups": (),
-    },
-    "variance_decomposition": {
-        "caption": "NI 65's between-LA variance split into chance (binomial), case mix and true "
-        "difference.",
-        "counts": [],
-    },
-    "bias_sweep": {
-        "caption": "NI 65 under every counting rule (children or occasions, same or any LA, "
-        "look-back, history) against the true repeat-plan rate and the share of highly "
-        "resistant families, pooled over the evaluation years; bias in percentage points.",
-        "counts": ["numerator", "denominator"],
-        "ratios": {"ni65_percent": ("numerator", "denominator", 100.0)},
-        "dependent": {
-            "ci_lower": ["numerator", "denominator"],
-            "ci_upper": ["numerator", "denominator"],
-            "bias_pp": ["numerator", "denominator"],
-        },
-    },
-}
-
-# The funnel plots that `recurrence validity` draws are not released: each point is an LA's
-# exact numerator and denominator (3 of 6, 1 of 3 ...), which no table here may publish. They
-# stay in the command's own output for work inside the secure setting.
-FIGURES: dict[str, str] = {
-    "bias_sweep": "Bias of each NI 65 counting rule against the true repeat-plan rate "
-    "(percentage points).",
-}
+from recurrence.validity.release import (  # noqa: E402
+    FIGURES,
+    TABLES,
+    child_level_from_rounded_counts,
+    rates_from_rounded_counts,
+)
 
 
 def _publish(ctx: Any, frame: pd.DataFrame, name: str, spec: dict[str, Any]) -> Path:
@@ -128,33 +55,6 @@ def _publish(ctx: Any, frame: pd.DataFrame, name: str, spec: dict[str, Any]) -> 
         ratios=spec.get("ratios"),
         column_groups=spec.get("column_groups"),
     )
-
-
-def _rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
-    """Recompute a sweep table's rates from its counts as they will be published (rounded).
-
-    A percentage written to six digits from the exact counts gives those counts back (and a
-    difference of two nested rules' counts can then be a single child), which the rounding of
-    the counts is meant to prevent. So the rule's percentage, its Wilson interval and its bias
-    are recomputed from the rounded numerator and denominator, and the truth's percentages are
-    given to one decimal place. Suppression of small counts then blanks them as declared.
-    """
-    from recurrence.validity.metrics import wilson_ci
-
-    out = frame.copy()
-    # The counts themselves stay exact here: suppression must see them before rounding.
-    num = out["numerator"].map(rules.round_count)
-    den = out["denominator"].map(rules.round_count)
-    ok = den > 0
-    out["ni65_percent"] = (100 * num / den).where(ok)
-    limits = [wilson_ci(int(k), int(n)) if n > 0 and k <= n else (float("nan"),) * 2
-              for k, n in zip(num, den, strict=True)]
-    out["ci_lower"] = [100 * lo for lo, _ in limits]
-    out["ci_upper"] = [100 * hi for _, hi in limits]
-    for col in ("true_repeat_percent", "resistant_share_percent"):
-        out[col] = out[col].round(1)
-    out["bias_pp"] = out["ni65_percent"] - out["true_repeat_percent"]
-    return out
 
 
 def _value(frame: pd.DataFrame, query: dict[str, Any], column: str) -> float:
@@ -189,8 +89,10 @@ def run(ctx: Any) -> list[Path]:
             for name in TABLES
             if (raw / f"{name}.csv").exists()
         }
+        if "child_level" in frames:
+            frames["child_level"] = child_level_from_rounded_counts(frames["child_level"], ctx.rules)
         if "bias_sweep" in frames:
-            frames["bias_sweep"] = _rates_from_rounded_counts(frames["bias_sweep"], ctx.rules)
+            frames["bias_sweep"] = rates_from_rounded_counts(frames["bias_sweep"], ctx.rules)
         for name, frame in frames.items():
             paths.append(_publish(ctx, frame, name, TABLES[name]))
         for name, caption in FIGURES.items():
@@ -211,7 +113,7 @@ def run(ctx: Any) -> list[Path]:
             years=int(ctx.params["sweep_years"]),
             seed=ctx.seed,
         )
-        mobility = _rates_from_rounded_counts(mobility, ctx.rules)
+        mobility = rates_from_rounded_counts(mobility, ctx.rules)
         spec = dict(TABLES["bias_sweep"])
         spec["caption"] = (
             "NI 65 counting rules against the truth in cohorts regenerated at several annual "

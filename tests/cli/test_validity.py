@@ -19,7 +19,8 @@ def synth_dir(tmp_path_factory):
 def test_validity_writes_tables_and_plots(synth_dir, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exc:
-        main(["validity", "--data", str(synth_dir), "--out", str(out), "--seed", "3"])
+        main(["validity", "--data", str(synth_dir), "--out", str(out), "--seed", "3",
+              "--exact-counts"])
     assert exc.value.code == 0
     child = pd.read_csv(out / "child_level.csv")
     for col in ("indicator", "sensitivity", "specificity", "ppv", "npv", "auc", "auc_ci_lower",
@@ -72,3 +73,25 @@ def test_validity_refuses_an_unreadable_truth_value(synth_dir, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "row 5, column 'highly_resistant'" in err[0] and "'maybe'" in err[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_validity_releases_under_disclosure_control_by_default(synth_dir, tmp_path, capsys):
+    # Before, the command wrote exact working tables (189 checker problems on a small cohort).
+    from recurrence.sdc import check_outputs
+
+    out = tmp_path / "release"
+    with pytest.raises(SystemExit) as exc:
+        main(["validity", "--data", str(synth_dir), "--out", str(out), "--seed", "3"])
+    assert exc.value.code == 0
+    assert "disclosure control applied" in capsys.readouterr().out
+    assert check_outputs(out) == []
+    assert not list(out.glob("funnel_*.png"))  # each point an LA's exact counts
+    child = pd.read_csv(out / "child_level.csv", dtype=str, keep_default_na=False)
+    n = child["n_true_positive"]
+    published = n[~n.isin(["c", ""])].astype(int)
+    assert (published % 5 == 0).all() and ((published == 0) | (published >= 10)).all()
+    assert (n == "c").any()  # a small cohort has small cells
+    flagged = child[child["kind"] == "flag"]
+    blank = flagged["n_true_positive"] == "c"
+    assert (flagged.loc[blank, "sensitivity"] == "c").all()
+    assert (flagged.loc[blank, "n_true_negative"] == "c").all()

@@ -212,13 +212,37 @@ def validity_command(
     sweep_children: Annotated[
         int, typer.Option("--sweep-children", min=100, help="Children per sweep cohort.")
     ] = 12000,
+    exact_counts: Annotated[
+        bool,
+        typer.Option(
+            "--exact-counts",
+            help="Write the exact working tables and every plot (funnels included), without "
+            "disclosure control: for work inside the secure setting, not for release.",
+        ),
+    ] = False,
 ) -> None:
-    """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth."""
+    """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth.
+
+    By default the tables are released under disclosure control (counts suppressed below 10 and
+    rounded to 5, rates from the rounded counts, no funnel plots; ``disclosure.json`` beside
+    them), as step 5 of ``recurrence reproduce`` releases them. ``--exact-counts`` writes the
+    exact working files instead.
+    """
     output_dir(out)
     try:
         rates = [float(r) for r in mobility_rates.split(",") if r.strip()]
     except ValueError as exc:
         raise typer.BadParameter(f"--mobility-rates: {exc}") from exc
-    written = run_validity(data, out, seed=seed, n_folds=folds, mobility_rates=rates,
-                           sweep_children=sweep_children)
-    typer.echo(f"wrote {len(written)} files to {out}")
+    if exact_counts:
+        written = run_validity(data, out, seed=seed, n_folds=folds, mobility_rates=rates,
+                               sweep_children=sweep_children)
+        control = "exact counts (not for release)"
+    else:
+        from recurrence.validity.release import release
+
+        with tempfile.TemporaryDirectory(prefix="recurrence-validity-") as tmp:
+            run_validity(data, Path(tmp), seed=seed, n_folds=folds, mobility_rates=rates,
+                         sweep_children=sweep_children)
+            written = release(Path(tmp), out)
+        control = "disclosure control applied"
+    typer.echo(f"wrote {len(written)} files to {out} ({control})")

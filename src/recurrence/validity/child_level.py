@@ -195,7 +195,9 @@ def validity_table(
     (flags only; proportions with Wilson ``_ci_lower``/``_ci_upper``), ``auc`` with DeLong
     ``auc_ci_lower``/``auc_ci_upper``, ``brier`` (flags: the misclassification rate; probabilities:
     the Brier score; counts: empty), and for probabilities the calibration intercept and slope
-    (log-odds scale).
+    (log-odds scale). Exact counts come with them: ``n_positive`` and ``n_negative`` (children
+    with and without the truth) for every row, and for flags ``n_flagged``, ``n_not_flagged``,
+    ``n_true_positive`` and ``n_true_negative``.
     """
     y = data[truth].to_numpy().astype(bool)
     rows = []
@@ -203,9 +205,15 @@ def validity_table(
         for col in cols:
             x = data[col].to_numpy(dtype=float)
             row: dict[str, object] = {"indicator": col, "kind": kind, "population": population,
-                                      "n": int(y.size), "prevalence": float(y.mean())}
+                                      "n": int(y.size), "prevalence": float(y.mean()),
+                                      "n_positive": int(y.sum()), "n_negative": int((~y).sum())}
             if kind == "flag":
                 acc = flag_accuracy(x.astype(bool), y, level)
+                # The cell counts, so that a release can round them and recompute every rate
+                # from the rounded counts (a rate from exact counts gives them back).
+                row.update({"n_flagged": int(acc["tp"] + acc["fp"]),
+                            "n_not_flagged": int(acc["tn"] + acc["fn"]),
+                            "n_true_positive": int(acc["tp"]), "n_true_negative": int(acc["tn"])})
                 for k in ("sensitivity", "specificity", "ppv", "npv"):
                     row[k] = acc[k]
                     row[f"{k}_ci_lower"] = acc[f"{k}_ci_lower"]
