@@ -26,6 +26,10 @@ Target (issue 2): one national year in at most 60 s, with memory that stays flat
 grow. Run ``python benchmarks/read_cin_xml.py`` (``--sizes 20000,50000`` for a quick run).
 Timings depend on the machine and its load; the script prints what it measured.
 
+Re-measured in session 5 after the reader's structure and comment checks, ``--sizes 650000
+--modes pread,peer`` on a quiet machine under the lock: pread 47.1 s (13,793 children/s, 75.1 CPU
+s, 1,694+298 MiB), peer 35.5 s (7,191 MiB); pread/peer time x1.33.
+
 Measured (2026-11-27, session 3, 2-core container, under the bench lock; one run of the
 whole script after the clean-return fast path, :mod:`recurrence.data.cin_xml_clean`)::
 

@@ -19,7 +19,11 @@ Peers, printed beside the measured time as ratios: the same generator on the pil
 process, scaled linearly to N; and, with ``--full-peer``, the same N generated again in one
 process after the measured run (about 45 s more), which shows what the second process buys.
 
-Measured under the bench lock (``flock /tmp/bench.lock``) on the 2-core development machine
+Measured again in session 5 (private worker pool per call), same command, under the lock on a
+quiet machine: 39.1 s wall with 2 processes, parent 5.38 GiB, worker 1.12 GiB, at most 6.56 GiB
+together; the same N in one process 54.2 s in the same run; the pilot scaled linearly 58.2 s.
+
+Measured in session 3 under the bench lock (``flock /tmp/bench.lock``) on the 2-core development machine
 (AMD EPYC, 2 vCPUs, 23 GiB; the other helper's short test runs were sometimes on the machine
 at the same time, load average 1.6-2.2), ``--children 3370058 --full-peer``: 3,500,165 child
 records, 5,677,305 episodes, 650,139 plans, 3,665,144 true events, 7,004,223 referrals; 40.3 s

@@ -73,10 +73,12 @@ class SynthConfig:
     )
     mobility_rate: float = _p(
         0.04, "probability per year that a family moves to another LA",
-        "assumption (the seed, data annexe: highly resistant families may be highly mobile)",
+        "assumption (the seed, data annexe: highly resistant families may be highly mobile; the "
+        "rate here does not depend on resistance)",
     )
     death_rate: float = _p(
-        0.0003, "rate per child-year", "assumption (ONS child mortality, ages 1-17, about 0.1-0.2 per 1,000)",
+        0.0003, "rate per child-year",
+        "assumption, above ONS child mortality at ages 1-17 (about 0.1-0.2 per 1,000); not fitted",
     )
 
     # ---- families: prevalence of parental problems (general population of families) --------
@@ -181,7 +183,8 @@ class SynthConfig:
     )
     not_in_need_probability: float = _p(
         0.3, "probability an assessed child is found not in need (closed at assessment)",
-        "DfE C1 2024/25: 30.8% of referrals assessed as not in need",
+        "DfE C1 2024/25: 30.8% of referrals assessed as not in need; that is a share of all "
+        "referrals, used here as a share of assessed ones (about 27% of referrals end so)",
     )
     s47_logit_maltreatment: float = _p(
         0.2, "log-odds of a section 47 enquiry after assessment of a maltreatment referral", "assumption",
@@ -222,7 +225,8 @@ class SynthConfig:
         0.62, "probability", "DCSF 2009 (seed data annexe): 45% neglect, 27% emotional abuse of plans",
     )
     category_change_probability: float = _p(
-        0.1, "probability the latest category differs from the initial one", "assumption",
+        0.1, "probability the latest category is re-drawn (the new draw may equal the initial one)",
+        "assumption",
     )
     timely_service_probability: float = _p(
         0.75, "probability of a service within 60 days of an episode in which services are indicated",
