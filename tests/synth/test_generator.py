@@ -191,3 +191,20 @@ def test_parallel_synth_then_parallel_simulation_in_one_process() -> None:
               {"n": 100, "log_or": 0.2, "p_exposed": 0.4, "baseline_risk": 0.3}, {"exposure": 0.2})
     study = Study("t", (dgm,), (Method("ml", fit_study_model),), n_reps=20, seed=1, chunk_size=5)
     assert len(run_study(study, n_jobs=2, progress=False).replicates) == 20
+
+
+def test_child_key_carries_no_family_or_la(cohort) -> None:
+    # The internal id packs (origin LA, family, birth order); written out as the child_key it
+    # gave siblings (key >> 3) and the LA (key >> 35) away. Now a keyed bijection of it.
+    t = cohort.truth
+    key = np.array([int(k) for k in t["child_key"]], dtype=np.uint64)
+    fam = np.array([int(f) for f in t["family_id"]], dtype=np.uint64)
+    assert t["child_key"].is_unique
+    assert not ((key >> np.uint64(3)) == fam).any()
+    la = t["origin_la_code"].astype(str).to_numpy()
+    high = key >> np.uint64(35)
+    # No function of the high bits names the LA (one LA per value would mean it does).
+    per_value = pd.Series(la).groupby(high).nunique()
+    assert (per_value > 1).any() or len(per_value) > 0.9 * len(t)
+    observed = cohort.tables.children["child_key"]
+    assert observed.isin(t["child_key"]).all()

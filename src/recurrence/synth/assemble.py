@@ -414,6 +414,18 @@ def _exclusive_group_cumsum_unsorted(x: NDArray[np.int64], group: NDArray[np.int
 # --------------------------------------------------------------------------------------------
 
 
+def public_child_key(ctx: g.Context, uid: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The ``child_key`` of each child: a seed-keyed bijection of its internal id.
+
+    The internal id packs the origin LA, the family and the birth order (so that siblings and
+    LAs can be simulated together); written out as it was, ``child_key >> 3`` gave the family
+    and ``child_key >> 35`` the LA, structure no real linkage key carries. The SplitMix64
+    bijection keeps keys distinct and deterministic for a seed.
+    """
+    salt = _rng.mix(np.asarray([ctx.la_keys[0] ^ np.uint64(0x9E3779B97F4A7C15)], dtype=np.uint64))[0]
+    return _rng.mix(np.asarray(uid, dtype=np.uint64) ^ salt)
+
+
 def _str(x: NDArray[Any]) -> NDArray[Any]:
     """Decimal strings of integers, as an object array (one new ``str`` per element)."""
     return np.asarray(x).astype(str).astype(object)
@@ -474,7 +486,7 @@ def build(
     n_rec = order.size
     uid = _join(parts, "child", "uid")
     # Strings in the order the census tables read them (see the module docstring).
-    ck_rec = _str(uid[rec_child[order]])
+    ck_rec = _str(public_child_key(ctx, uid[rec_child[order]]))
     lcid_rec = _str(rec_id[order])
     la_rec = rec_la[order]
     del rec_child, rec_id
@@ -671,7 +683,7 @@ def _truth(
     """The three truth tables (one row per child; per event; per referral)."""
     import pandas as pd
 
-    child_key = _str(uid)
+    child_key = _str(public_child_key(ctx, uid))
     del uid
     fam = _join(parts, "child", "family_uid")
     # One string per family, shared by its children's rows (siblings are adjacent in uid order).
