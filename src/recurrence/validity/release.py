@@ -234,6 +234,8 @@ def release(raw_dir: Path, out_dir: Path, rules: SDCRules | None = None) -> list
     ``disclosure.json`` and the folder is checked (:func:`recurrence.sdc.check_outputs`, which
     raises naming the first problem) before anything is moved into ``out_dir``.
     """
+    from recurrence.reproduce.pipeline import write_csv  # the same writer as reproduce
+
     rules = rules or SDCRules()
     names = [*TABLES, "mobility_sweep"]
     frames = {n: pd.read_csv(raw_dir / f"{n}.csv") for n in names if (raw_dir / f"{n}.csv").exists()}
@@ -248,7 +250,7 @@ def release(raw_dir: Path, out_dir: Path, rules: SDCRules | None = None) -> list
                 frame, decl.count_columns, rules=rules, column_groups=decl.column_groups,
                 dependent=decl.dependent, ratios=decl.ratios,
             )
-            _write_csv(published, staging / f"{name}.csv")
+            write_csv(published, staging / f"{name}.csv")
             declarations[f"{name}.csv"] = decl
         for name in [*FIGURES, "mobility_sweep"]:
             if (raw_dir / f"{name}.png").exists():
@@ -267,15 +269,3 @@ def release(raw_dir: Path, out_dir: Path, rules: SDCRules | None = None) -> list
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 6) -> None:
-    """CSV with floats to ``float_digits`` significant digits (also inside object columns)."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(
-                lambda v: (None if v != v else format(v, f".{float_digits}g"))
-                if isinstance(v, float) else v
-            )
-    out.to_csv(path, index=False, lineterminator="\n", float_format=f"%.{float_digits}g")
