@@ -52,12 +52,17 @@ TABLES: dict[str, dict[str, Any]] = {
             "ppv": ("n_true_positive", "n_flagged", 1.0),
             "npv": ("n_true_negative", "n_not_flagged", 1.0),
         },
-        # A flag's measures describe its 2x2 table: any suppressed cell count blanks them all,
-        # and the two diagonal cells go together (with the margins published, one of them and
-        # the other's suppressed value would give it back up to rounding).
+        # A flag's measures describe its 2x2 table: any suppressed cell count blanks them all.
+        # Complementary counts go together: each margin pair adds up to the published n, and
+        # with the margins published one diagonal cell gives the other back up to rounding,
+        # so a suppressed count would otherwise be recovered by subtraction.
         "dependent": {
             "n_true_positive": ["n_true_negative"],
             "n_true_negative": ["n_true_positive"],
+            "n_positive": ["n_negative"],
+            "n_negative": ["n_positive"],
+            "n_flagged": ["n_not_flagged"],
+            "n_not_flagged": ["n_flagged"],
             **{col: list(CHILD_COUNTS[1:]) for col in (
                 "sensitivity", "specificity", "ppv", "npv", "auc", "auc_ci_lower", "auc_ci_upper",
                 "brier", *(f"{m}_ci_{side}" for m in ("sensitivity", "specificity", "ppv", "npv")
@@ -169,10 +174,14 @@ def child_level_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataF
 
     Written from the exact counts, a sensitivity or flag rate times n gave the counts back (a
     review found one child behind a 0.000667 flag rate). The proportions themselves are
-    declared ``ratios`` (recomputed from the published counts when the table is written); here
-    the Wilson intervals, the AUC of the flag (the mean of sensitivity and specificity) with
-    its DeLong interval and the misclassification rate are computed from the rounded cells.
-    Scores and probabilities keep their AUC: a rank statistic over every child.
+    declared ``ratios`` (recomputed from the published counts when the table is written). Here
+    everything else is computed from the same published numbers, so that each rate lies in its
+    own interval: the Wilson interval of each proportion from its published numerator and
+    denominator, and the flag's 2x2 table as the published diagonal cells with the off-diagonal
+    cells from the published margins (``fn = n_positive - tp``, ``fp = n_negative - tn``), which
+    gives the AUC (the mean of the published sensitivity and specificity) with its DeLong
+    interval and the misclassification rate. Scores and probabilities keep their AUC: a rank
+    statistic over every child.
     """
 
     from recurrence.validity.metrics import auc_delong, wilson_ci
@@ -186,11 +195,14 @@ def child_level_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataF
     for i in out.index[out["kind"] == "flag"]:
         r = {c: rules.round_count(float(out[c].loc[i])) for c in CHILD_COUNTS}
         tp, tn = r["n_true_positive"], r["n_true_negative"]
-        fp = max(r["n_flagged"] - tp, 0)
-        fn = max(r["n_positive"] - tp, 0)
-        for name, k, n in (("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp),
-                           ("ppv", tp, tp + fp), ("npv", tn, tn + fn)):
-            lo, hi = wilson_ci(k, n) if n > 0 else (float("nan"), float("nan"))
+        # Rounding is monotone, so a rounded cell never exceeds its rounded margin.
+        fn = r["n_positive"] - tp
+        fp = r["n_negative"] - tn
+        for name, (num, den, _) in TABLES["child_level"]["ratios"].items():
+            if name in ("prevalence", "flag_rate"):
+                continue
+            k, n = r[num], r[den]
+            lo, hi = wilson_ci(k, n) if 0 < n and k <= n else (float("nan"), float("nan"))
             out.at[i, f"{name}_ci_lower"], out.at[i, f"{name}_ci_upper"] = lo, hi
         total = tp + fp + fn + tn
         if tp + fn > 0 and tn + fp > 0:
