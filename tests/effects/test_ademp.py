@@ -201,6 +201,9 @@ def test_yaml_mistakes_are_one_line_errors_naming_the_field(
     assert "\n" not in text and text.startswith(str(path)) and text.count(str(path)) == 1
     path.write_text(yaml.safe_dump(_GOOD), encoding="utf-8")
     assert load_study(path).dgms[0].truth == {"exposure": 0.3}
+    # A numeric name is still a name.
+    path.write_text(yaml.safe_dump(_GOOD | {"name": 2024}), encoding="utf-8")
+    assert load_study(path).name == "2024"
 
 
 def _ml_one_at_a_time(data: Any, **params: Any) -> Any:

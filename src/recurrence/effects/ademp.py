@@ -693,7 +693,8 @@ def _spec_models() -> tuple[type[Any], type[Any]]:
     from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
     class _Strict(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        # Numbers are accepted as names (`name: 2024`), as the loader did before pydantic.
+        model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     class MethodSpec(_Strict):
         name: str
