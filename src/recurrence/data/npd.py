@@ -442,7 +442,7 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
         number of fields differs from the header's, or lacks a required column.
     """
     # The parse makes a few objects per cell and keeps them to the end; with the cyclic
-    # collector running, its full collections re-walk them all (measured 1.5x slower on a
+    # collector running, its full collections re-walk them all (measured 1.3-1.7x slower on a
     # 210,000-row extract), and none of them form cycles.
     with gc_paused():
         return _parse_npd(path)

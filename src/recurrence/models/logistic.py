@@ -48,6 +48,7 @@ from recurrence.models._design import (
     build_design,
     check_binary,
     check_full_rank,
+    check_weights,
     detect_separation,
     raise_separation,
 )
@@ -381,9 +382,7 @@ def logit_arrays(
                 f"{', '.join(map(str, np.flatnonzero(bad)[:5]))}"
             )
         if weights is not None:
-            weights = np.asarray(weights, dtype=float)
-            if weights.shape != (n,) or not np.all(np.isfinite(weights)) or (weights < 0).any():
-                raise ModelInputError("weights must be finite, non-negative, one per row")
+            weights = check_weights(weights, n)
         check_full_rank(X, names)
         if cluster is not None and pd.isna(pd.Series(cluster)).any():
             raise ModelInputError("cluster column has missing values")
