@@ -54,7 +54,23 @@ def test_writes_every_table_and_a_summary(run: Runner, tmp_path: Path) -> None:
     assert len(tables.children) == 5  # C1, C2, C3 of LA 318 over nine years, plus E1, E3
     assert "read 5 children, 37 episodes, 19 child protection plans" in res.stdout
     assert "duplicate episode" in res.stdout and "rejections: 30" in res.stdout
-    assert pd.read_csv(out / "rejections.csv")["source_file"].eq("record_errors.xml").all()
+    assert pd.read_csv(out / "rejections.csv")["source_file"].eq(
+        str(FIXTURES / "record_errors.xml")
+    ).all()
+
+
+def test_rejections_name_the_folder_of_same_named_files(run: Runner, tmp_path: Path) -> None:
+    """Two LAs' ``cin.xml`` in two folders: each rejection says which one it came from."""
+    src = (FIXTURES / "record_errors.xml").read_bytes()
+    for year in ("2023", "2024"):
+        (tmp_path / "in" / year).mkdir(parents=True)
+        (tmp_path / "in" / year / "cin.xml").write_bytes(src)
+    out = tmp_path / "out"
+    res = run("read-cin", str(tmp_path / "in"), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    files = pd.read_csv(out / "rejections.csv")["source_file"].value_counts()
+    assert set(files.index) == {str(tmp_path / "in" / y / "cin.xml") for y in ("2023", "2024")}
+    assert files.nunique() == 1  # the same rejections from each copy
 
 
 def test_parquet_format(run: Runner, tmp_path: Path) -> None:

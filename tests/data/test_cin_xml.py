@@ -92,7 +92,7 @@ def test_record_level_problems_are_rejected_and_the_rest_loads() -> None:
         ("cpp", "episode rejected"),
     }
     assert expected <= got
-    assert (rej["source_file"] == "record_errors.xml").all()
+    assert (rej["source_file"] == str(FIXTURES / "record_errors.xml")).all()
     assert (rej["la_code"] == "318").all()
     # what still loads: E1 (with a kept episode, assessment, factor 2B, plan) and E3 (no episodes)
     assert sorted(t.children["la_child_id"]) == ["E1", "E3"]

@@ -123,6 +123,15 @@ def _first_episode() -> bytes:
             _child_with(b"<Children>", b"<Children><Other/>"), id="other-element-in-children"
         ),
         pytest.param(
+            _child_with(
+                b"</Header>",
+                b"<Children>"
+                + BASE[BASE.index(b"<Child>") : BASE.index(b"</Child>") + 8]
+                + b"</Children></Header>",
+            ),
+            id="children-inside-header",
+        ),
+        pytest.param(
             _child_with(b"</ChildIdentifiers>", b"</ChildIdentifiers><ChildIdentifiers/>"),
             id="second-identifiers-block",
         ),
@@ -143,6 +152,18 @@ def _first_episode() -> bytes:
 )
 def test_irregular_documents_are_left_to_the_full_reader(data: bytes) -> None:
     assert parse_clean(data, "doc.xml") is None
+
+
+def test_children_outside_message_hold_misplaced_records() -> None:
+    """``Message/Header/Children/Child`` is not a census record: rejected, not loaded."""
+    child = BASE[BASE.index(b"<Child>") : BASE.index(b"</Child>") + 8]
+    data = _child_with(b"</Header>", b"<Children>" + child + b"</Children></Header>")
+    base, full = full_outcome(BASE), full_outcome(data)
+    assert not isinstance(base, str) and not isinstance(full, str)
+    rej = full.rejections
+    assert rej.loc[rej["record"] == "child", "reason"].tolist() == ["misplaced record"]
+    for name, table in base.tables.items():
+        assert len(full.tables[name]) == len(table), name
 
 
 def test_previous_cpp_counts_must_be_ascii_digits(tmp_path: Path) -> None:

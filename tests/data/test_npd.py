@@ -56,7 +56,11 @@ def test_bad_rows_are_rejected_with_row_numbers() -> None:
     rej = read_cin([FIXTURE]).rejections
     rows = dict(
         zip(
-            rej["source_file"] + "|" + rej["record"] + "|" + rej["reason"],
+            rej["source_file"].str.removeprefix(f"{FIXTURE.parent}/")
+            + "|"
+            + rej["record"]
+            + "|"
+            + rej["reason"],
             rej["value"],
             strict=True,
         )
@@ -106,7 +110,7 @@ def test_all_rows_rejected_still_reports_them(tmp_path: Path) -> None:
     t = read_cin([p])
     assert t.cin_episodes.empty
     assert t.rejections["reason"].tolist() == ["invalid date"]
-    assert t.rejections["source_file"].tolist() == ["bad.csv:row 2"]
+    assert t.rejections["source_file"].tolist() == [f"{p}:row 2"]
 
 
 def _extract(tmp_path: Path, text: str, name: str = "x.csv") -> Path:
@@ -117,9 +121,12 @@ def _extract(tmp_path: Path, text: str, name: str = "x.csv") -> Path:
 
 
 def _rows(rej: pd.DataFrame) -> list[tuple[str, str, str, str | None, str]]:
-    """Rejections as (source_file, record, element, value, reason) tuples, in order."""
+    """Rejections as (source_file, record, element, value, reason) tuples, in order.
+
+    ``source_file`` is cut to the file name (the files here sit in ``tmp_path``).
+    """
     return [
-        (r.source_file, r.record, r.element, None if pd.isna(r.value) else r.value, r.reason)
+        (Path(r.source_file).name, r.record, r.element, None if pd.isna(r.value) else r.value, r.reason)
         for r in rej.itertuples()
     ]
 
@@ -194,7 +201,7 @@ def test_rejected_episode_rejects_its_assessment_factors(tmp_path: Path) -> None
     factors = rej[rej["record"] == "factor"]
     assert factors["value"].tolist() == ["3B", "4B"]
     assert factors["reason"].eq("assessment rejected").all()
-    assert factors["source_file"].eq("x.csv:row 2").all()
+    assert factors["source_file"].eq(f"{p}:row 2").all()
 
 
 def test_record_values_without_their_start_date_are_rejected(tmp_path: Path) -> None:
@@ -417,7 +424,7 @@ def test_source_rows_are_line_numbers(tmp_path: Path) -> None:
         "A2,318,2021/2022,2021-13-01,\n"
     )
     t = read_cin([p])
-    assert t.rejections["source_file"].tolist() == ["x.csv:row 5"]
+    assert t.rejections["source_file"].tolist() == [f"{p}:row 5"]
 
 
 def test_identical_rows_are_rejected_as_duplicate_episodes(tmp_path: Path) -> None:

@@ -930,8 +930,9 @@ def _iter_source(
     ``source`` is the file itself, or (:func:`_parse_piece`) an in-memory document made of a
     slice of it; ``p`` is the path named in errors and in :attr:`ParsedReturn.path`.
     """
-    name = Path(p).name
-    parser = _ReturnParser(name)
+    # Rejections name the file as it was given (folder included), so that 2023/cin.xml and
+    # 2024/cin.xml stay apart.
+    parser = _ReturnParser(str(Path(p)))
     la_code: str | None = None
     census_year: int | None = None
     header_seen = False
@@ -954,7 +955,15 @@ def _iter_source(
                 header_seen = True
                 la_code, census_year = header_values(el)
                 continue
-            misplaced = parent is None or parent.tag != "Children"
+            # Only Message/Children/Child is a census record: a Children nested elsewhere
+            # (inside Header, say) holds misplaced records.
+            holder = None if parent is None else parent.getparent()
+            misplaced = (
+                parent is None
+                or parent.tag != "Children"
+                or holder is None
+                or holder.getparent() is not None
+            )
             parser.child(el, misplaced)
             if not misplaced:
                 el.clear()

@@ -102,7 +102,7 @@ def parse_clean(doc: bytes, path: str) -> cx.ParsedReturn | None:
         rows = _rows(root)
     except _NotClean:
         return None
-    reader = cx._ReturnParser(Path(path).name)
+    reader = cx._ReturnParser(str(Path(path)))
     reader.rows = rows
     return cx._chunk(path, reader, la_code, census_year)
 
@@ -249,7 +249,8 @@ def _rows(root: Any) -> dict[str, list[tuple[Any, ...]]]:
     # Anything beside Header and Children in the root is a whole-file error of the full reader.
     if any(isinstance(n.tag, str) and n.tag not in ("Header", "Children", "Child") for n in root):
         raise _NotClean
-    for holder in root.iter("Children"):
+    # Only Children directly in Message hold records (the full reader's rule).
+    for holder in root.iterchildren("Children"):
         for child in holder:
             # Anything else in Children (a comment, a namespaced Child) is left to the full
             # reader, which skips it or reports it.

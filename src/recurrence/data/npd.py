@@ -56,7 +56,7 @@ are the line numbers where rows start.
 Rows and rejections
 -------------------
 Each row gives one child record, one episode and at most one assessment, section 47 enquiry
-and plan. A row is rejected (``record == "episode"``, ``source_file == "name.csv:row N"`` with N
+and plan. A row is rejected (``record == "episode"``, ``source_file == "path/name.csv:row N"`` with N
 the line number in the file, header = line 1) when its child id, LA code, referral date or
 census year is missing or invalid, or its closure date precedes the referral; its plan,
 assessment (with its factors, ``"assessment rejected"``) and section 47 are then rejected with
@@ -451,7 +451,7 @@ def parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
 def _parse_npd(path: str | os.PathLike[str]) -> list[NPDReturn]:
     """The work of :func:`parse_npd`."""
     p = Path(path)
-    name = p.name
+    name = str(p)  # as given, folder included (see cin_xml._iter_source)
     header, rows, lines = _read_rows(p)
     cols = _columns(header, str(p))
     # The first column of a name wins (as _columns matched it).

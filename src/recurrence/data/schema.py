@@ -280,7 +280,7 @@ REJECTIONS: Final = pa.DataFrameSchema(
     name="rejections",
     description="Records that could not be loaded, with the reason. `record` is the kind of "
     "record rejected (child, episode, assessment, factor, cin_plan, section47, cpp, review) "
-    "and `source_file` the file name (and row for flat files).",
+    "and `source_file` the file as it was given, folder included (and row for flat files).",
 )
 
 SCHEMAS: Final[dict[str, pa.DataFrameSchema]] = {
