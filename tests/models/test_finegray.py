@@ -71,6 +71,82 @@ def test_monotone_likelihood_raises_instead_of_returning_a_drifting_estimate() -
     assert res.converged and np.isfinite(res.se()).all() and abs(res.params["x2"]) < 10
 
 
+def _competing(rng: np.random.Generator, n: int, beta_x: float = 0.0):
+    """Exponential cause-1 and cause-2 times and censoring; binary x, normal z."""
+    import pandas as pd
+
+    x = (rng.random(n) < 0.5).astype(int)
+    z = rng.normal(size=n)
+    t1 = rng.exponential(1 / np.exp(beta_x * x + 0.3 * z))
+    t2 = rng.exponential(1 / 0.3, n)
+    c = rng.exponential(1 / 0.3, n)
+    t = np.minimum.reduce([t1, t2, c])
+    status = np.where(t == t1, 1, np.where(t == t2, 2, 0))
+    return pd.DataFrame({"time": np.round(t, 3) + 0.001, "status": status, "x": x, "z": z})
+
+
+def test_monotone_likelihood_is_caught_where_the_score_rounds_to_zero() -> None:
+    # All cause-1 failures at x = 1 in small samples: Newton runs to beta_x ~ 35, where the
+    # score is exactly 0 and the information rounding noise, so the remaining step is ~0.
+    # That stopping point was returned as a converged fit (43 of 200 datasets at n = 30).
+    rng = np.random.default_rng(30)
+    for _ in range(60):
+        d = _competing(rng, 30)
+        d.loc[d["status"] == 1, "x"] = 1
+        if d["x"].all():
+            continue
+        with pytest.raises(ConvergenceError, match=r"coefficient of x is drifting"):
+            fine_gray(d, time="time", status="status", covariates=["x", "z"])
+
+
+def test_continuous_separation_raises_a_convergence_error_naming_the_term() -> None:
+    # Each failure has the largest x of its risk set: beta_x passes 1000 and exp overflowed
+    # (scipy ValueError on NaN) before the risk scores were shifted by max(X beta).
+    rng = np.random.default_rng(11)
+    d = _competing(rng, 60)
+    d["x"] = np.where(d["status"] == 1, 10 - d["time"], -5 + rng.normal(size=60) * 0.1)
+    d["x"] = (d["x"] - d["x"].mean()) / d["x"].std()
+    with pytest.raises(ConvergenceError, match=r"coefficient of x is drifting"):
+        fine_gray(d, time="time", status="status", covariates=["x", "z"])
+
+
+def test_an_uncentred_covariate_does_not_overflow() -> None:
+    # Calendar year (about 2016) times a coefficient near 0.6 is exp(1200) uncentred; the fit
+    # is invariant to a shift of the covariate, so year and year - 2016 give the same answer.
+    import pandas as pd
+
+    rng = np.random.default_rng(6)
+    n = 300
+    year = rng.integers(2010, 2024, n)
+    t1 = rng.exponential(1 / np.exp(0.6 * (year - 2016)))
+    t2 = rng.exponential(1 / 0.3, n)
+    t = np.minimum(t1, t2)
+    d = pd.DataFrame({"time": t, "status": np.where(t == t1, 1, 2), "year": year})
+    d["z"] = rng.normal(size=n)
+    d["year_c"] = d["year"] - 2016
+    a = fine_gray(d, time="time", status="status", covariates=["year", "z"])
+    b = fine_gray(d, time="time", status="status", covariates=["year_c", "z"])
+    assert a.params["year"] > 0.3
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(a.se().to_numpy(), b.se().to_numpy(), rtol=1e-6)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
+
+
+def test_a_strong_but_finite_effect_is_not_flagged() -> None:
+    # True log-SHR 3 at n = 50, and one failure at x = 0 among many at x = 1: both finite.
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        d = _competing(rng, 50, beta_x=3.0)
+        res = fine_gray(d, time="time", status="status", covariates=["x", "z"])
+        assert res.converged and 1 < res.params["x"] < 6
+    d = _competing(rng, 50, beta_x=2.0)
+    fails = d.index[d["status"] == 1]
+    d.loc[fails, "x"] = 1
+    d.loc[fails[0], "x"] = 0
+    res = fine_gray(d, time="time", status="status", covariates=["x", "z"])
+    assert res.converged and np.isfinite(res.se()).all()
+
+
 def test_rows_at_time_zero_keep_weight_one_when_censored_at_zero() -> None:
     # G(0-) = 1 whatever is censored at 0 (crr uses G(0); see the module docstring).
     from recurrence.models.finegray import _prepare

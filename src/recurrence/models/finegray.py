@@ -84,9 +84,16 @@ def _prepare(t: np.ndarray, status: np.ndarray, X: np.ndarray) -> _FGData:
 
 
 def _risk_sums(fd: _FGData, beta: np.ndarray, second: bool = True):
-    """S0, S1 (and S2) of the weighted risk set at each distinct failure time."""
+    """S0, S1 (and S2) of the weighted risk set at each distinct failure time.
+
+    All are scaled by ``exp(-shift)`` with ``shift = max(X beta)``, returned last, so that
+    ``exp`` cannot overflow however far a drifting coefficient has gone; every ratio of them
+    (``S1/S0``, ``r/S0``) is unaffected, and ``log S0`` needs ``+ shift``.
+    """
     X = fd.X
-    r = np.exp(X @ beta)
+    eta = X @ beta
+    shift = float(eta.max())
+    r = np.exp(eta - shift)
     n, p = X.shape
 
     def rev_at(v: np.ndarray) -> np.ndarray:  # sum over t_j >= tau_k
@@ -106,24 +113,28 @@ def _risk_sums(fd: _FGData, beta: np.ndarray, second: bool = True):
         S2 = (rev_at(r[:, None] * XX) + fd.Gtau[:, None] * fwd_before(rc[:, None] * XX)).reshape(
             -1, p, p
         )
-    return r, S0, S1, S2
+    return r, S0, S1, S2, shift
 
 
 def _loglik_score_info(fd: _FGData, beta: np.ndarray):
-    _, S0, S1, S2 = _risk_sums(fd, beta)
-    E = S1 / S0[:, None]
-    ll = float((fd.xfail @ beta).sum() - np.dot(fd.d, np.log(S0)))
-    score = fd.xfail.sum(axis=0) - (fd.d[:, None] * E).sum(axis=0)
-    if S2 is None:  # pragma: no cover - second=True always returns S2
-        raise RuntimeError("second moments missing")
-    info = np.einsum("k,kij->ij", fd.d / S0, S2) - np.einsum("k,ki,kj->ij", fd.d, E, E)
+    _, S0, S1, S2, shift = _risk_sums(fd, beta)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        # A risk set whose weights all underflowed gives ll = -inf (the step is then halved)
+        # or a non-finite information (fine_gray then reports the drifting terms).
+        E = S1 / S0[:, None]
+        ll = float((fd.xfail @ beta).sum() - np.dot(fd.d, np.log(S0) + shift))
+        score = fd.xfail.sum(axis=0) - (fd.d[:, None] * E).sum(axis=0)
+        if S2 is None:  # pragma: no cover - second=True always returns S2
+            raise RuntimeError("second moments missing")
+        info = np.einsum("k,kij->ij", fd.d / S0, S2) - np.einsum("k,ki,kj->ij", fd.d, E, E)
     return ll, score, info
 
 
 def _sandwich(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.ndarray:
     """crr's variance: I^-1 sum_i (eta_i + psi_i)(eta_i + psi_i)' I^-1."""
     X, t = fd.X, fd.t
-    r, S0, S1, _ = _risk_sums(fd, beta, second=False)
+    # r and S0 share their scale factor, which cancels in every term below.
+    r, S0, S1, _, _ = _risk_sums(fd, beta, second=False)
     E = S1 / S0[:, None]
     a = fd.d / S0  # d_k / S0_k
     # eta: risk part for t_k <= t_i, and the weighted part for competing subjects with t_k > t_i.
@@ -165,19 +176,41 @@ def _sandwich(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.ndarray:
     return Iinv @ (U.T @ U) @ Iinv.T
 
 
-def _drifting_terms(info: np.ndarray, score: np.ndarray, beta: np.ndarray, tol: float) -> list[int]:
-    """Indices of coefficients drifting to infinity at a converged point (coxph.fit's check).
+def _drifting_terms(
+    info: np.ndarray,
+    score: np.ndarray,
+    beta: np.ndarray,
+    tol: float,
+    info0: np.ndarray,
+    *,
+    converged: bool = True,
+) -> list[int]:
+    """Indices of coefficients drifting to infinity (monotone likelihood) at a stopping point.
 
-    At a genuine maximum the Newton step still to take is of rounding size. Along a direction in
-    which the likelihood is monotone the score and the information both vanish exponentially,
-    so the step stays of order one although each is at rounding level; R's coxph flags a
-    coefficient when that step exceeds ``sqrt(eps) |beta|`` (``toler.inf``). An exactly
-    singular information flags the terms whose information vanished.
+    Two signs, either of which flags a term:
+
+    - its information has collapsed: below ``sqrt(eps)`` times its value at ``beta = 0``
+      (``info0``, the diagonal there). Along a monotone direction the information decays like
+      ``exp(-|beta|)``; by ``|beta|`` of about 35 it is rounding noise and the score is exactly
+      0, so the Newton step below is 0 too and misses it. A finite maximum, however strong,
+      keeps risk sets with both kinds of member and so an information of the order of ``info0``;
+    - the Newton step still to take exceeds ``sqrt(tol) |beta|`` (R coxph.fit's ``toler.inf``
+      check): score and information vanish together, so that step stays of order one.
+
+    An exactly singular information flags the terms whose information vanished. Where the
+    iterations ran out (``converged=False``) only the first sign counts: a slow but finite fit
+    also has a large step left.
     """
+    diag = np.abs(np.diag(info))
+    collapsed = ~(diag > np.sqrt(np.finfo(float).eps) * np.abs(info0))
+    if collapsed.any():
+        # The other terms' steps are contaminated by the near-singular solve: name only these.
+        return [int(i) for i in np.flatnonzero(collapsed)]
+    if not converged:
+        return []
     try:
         nxt = np.abs(np.linalg.solve(info, score))
     except np.linalg.LinAlgError:
-        diag = np.abs(np.diag(info))
         return [int(i) for i in np.flatnonzero(diag <= np.finfo(float).eps * diag.max())]
     flagged = (nxt > tol) & (nxt > np.sqrt(tol) * np.abs(beta))
     return [int(i) for i in np.flatnonzero(flagged)]
@@ -263,9 +296,20 @@ def fine_gray(
     p = X.shape[1]
     beta = np.zeros(p)
     ll, score, info = _loglik_score_info(fd, beta)
+    info0 = np.diag(info).copy()
+
+    def drifting(converged: bool = True) -> list[int]:
+        return _drifting_terms(info, score, beta, tol, info0, converged=converged)
+
     converged = False
     it = 0
     for it in range(1, maxit + 1):
+        if not np.isfinite(info).all():
+            # Some risk set's weights all underflowed: name the terms whose spread in the
+            # linear predictor alone exceeds the range of double precision (exp(36) > 1/eps).
+            spread = np.abs(beta) * np.ptp(X, axis=0)
+            far = np.flatnonzero(spread > -np.log(np.finfo(float).eps))
+            raise _monotone_error(design.names, [int(i) for i in far], it)
         try:
             with warnings.catch_warnings():
                 # ill-conditioning on the way to a monotone-likelihood error is reported there
@@ -273,7 +317,7 @@ def fine_gray(
                 step = linalg.solve(info, score, assume_a="pos")
         except linalg.LinAlgError:
             # The information of a drifting coefficient underflows to exactly 0.
-            raise _monotone_error(design.names, _drifting_terms(info, score, beta, tol), it) from None
+            raise _monotone_error(design.names, drifting(), it) from None
         # Size-free stopping rule on the full Newton step (the score itself grows with n).
         full_small = np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta)))
         for _ in range(30):
@@ -286,17 +330,17 @@ def fine_gray(
         if full_small:
             converged = True
             break
-    if not converged:
+    infinite = drifting(converged)
+    if not converged and not infinite:
         raise ConvergenceError(
             f"Fine-Gray Newton-Raphson did not converge in {it} iterations; check for a "
             "covariate that separates the cause (monotone likelihood) or raise maxit"
         )
-    infinite = _drifting_terms(info, score, beta, tol)
     if infinite:
         raise _monotone_error(design.names, infinite, it)
     cov = _sandwich(fd, beta, info)
-    _, S0, _, _ = _risk_sums(fd, beta, second=False)
-    baseline = pd.DataFrame({"time": fd.tau, "hazard_jump": fd.d / S0})
+    _, S0, _, _, shift = _risk_sums(fd, beta, second=False)
+    baseline = pd.DataFrame({"time": fd.tau, "hazard_jump": fd.d / S0 * np.exp(-shift)})
     names = design.names
     return FineGrayResults(
         model="fine-gray",
