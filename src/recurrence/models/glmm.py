@@ -20,6 +20,10 @@ groups at once). The criterion is minimised over ``(beta, sigma >= 0)`` jointly 
 quadrature centred and scaled at the same modes (glmer's ``nAGQ > 1``), with a numerical
 gradient.
 
+The optimiser works on design columns scaled to unit root-mean-square (and reports beta on the
+columns' own scale): a covariate in thousands, such as age in days, otherwise stalled the AGQ
+stage's numerical gradient at the Laplace solution.
+
 Standard errors follow ``vcov()`` of a glmer fit (``use.hessian = TRUE``): the beta block of
 ``2 H^{-1}`` with ``H`` the Hessian of the deviance in ``(sigma, beta)``: central differences
 of the analytic gradient for Laplace, central second differences of the deviance for AGQ.
@@ -248,12 +252,17 @@ def glmer_logit(
     if G < 2:
         raise ModelInputError(f"group column {group} has {G} level; a random intercept needs >= 2")
     w = np.ones(len(y)) if weights is None else check_weights(data[weights].to_numpy(dtype=float), len(y), weights)
-    pr = _Problem(design.X, y, w, codes.astype(np.intp), G)
+    # The optimiser and the difference steps of the Hessian work on columns scaled to unit
+    # root-mean-square: with a covariate on a scale of thousands (age in days), L-BFGS-B's
+    # numerical gradient for AGQ stopped at the Laplace solution and reported success.
+    # beta = beta_scaled / col_scale; the fit itself does not depend on the scaling.
+    col_scale = np.sqrt(np.mean(design.X**2, axis=0))
+    pr = _Problem(design.X / col_scale, y, w, codes.astype(np.intp), G)
 
     # Start from the ordinary logistic fit (which also checks separation), sigma = 1 as glmer.
     start = logit_arrays(design.X, y, design.names, weights=None if weights is None else w,
                          outcome=outcome, check=False)
-    theta0 = np.r_[1.0, start.params.to_numpy()]
+    theta0 = np.r_[1.0, start.params.to_numpy() * col_scale]
     state: dict = {}
     bounds = [(0.0, None)] + [(None, None)] * design.X.shape[1]
     if nagq == 1:
@@ -287,7 +296,8 @@ def glmer_logit(
         )
     theta = res.x
     sigma = float(theta[0])
-    beta = theta[1:]
+    beta_scaled = theta[1:]
+    beta = beta_scaled / col_scale
     H = (
         _hessian_from_gradient(grad, theta)
         if grad is not None
@@ -297,9 +307,17 @@ def glmer_logit(
         cov_all = 2.0 * np.linalg.inv(H)
         cov = cov_all[1:, 1:]
     else:
-        # sigma on the boundary: lme4 then uses the beta block alone.
+        # sigma on the boundary: the beta block alone (the same as lme4's full inverse there,
+        # since the deviance is even in sigma and the cross terms vanish).
         cov = 2.0 * np.linalg.inv(H[1:, 1:])
-    u, *_ = _modes(pr, beta, sigma, state.get("u"))
+    cov = cov / np.outer(col_scale, col_scale)
+    if not (np.isfinite(cov).all() and (np.diag(cov) > 0).all()):
+        # lme4 warns and falls back to the RX approximation; a silent NaN SE is worse.
+        raise ConvergenceError(
+            "glmer_logit: the Hessian of the deviance is not positive definite at the "
+            "optimum, so there are no standard errors; the fit may not have converged"
+        )
+    u, *_ = _modes(pr, beta_scaled, sigma, state.get("u"))
     names = design.names
     re = pd.Series(sigma * u, index=pd.Index(groups, name=group), name="random_effect")
     return GlmmResults(
