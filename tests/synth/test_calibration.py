@@ -62,3 +62,35 @@ def test_2025_targets_are_the_dfe_figures(shared_dir) -> None:
     ]
     ours = [k for k in t if k.startswith("open_plans_duration")]
     assert [t[k] for k in ours] == [float(d5[b]) for b in bands]
+
+
+def test_measures_use_the_reported_indicators_at_band_boundaries() -> None:
+    """Plans exactly 1 and 2 years old on 31 March fall in "1 year to less than 2 years" and
+    "2 years or more", as in D5 (:func:`d5_open_plans_by_duration`); the calibration's own
+    month arithmetic (days / 30.44, upper bound inclusive) put them one band lower."""
+    import dataclasses
+
+    from recurrence.indicators.dfe import D5_BANDS, d5_open_plans_by_duration, rereferral_rate_c1
+    from recurrence.synth.calibration import DURATION_BANDS, measures
+
+    cohort = generate(n_children=3_000, years=6, seed=3, preset="england-2025")
+    final = cohort.config.final_year
+    cpps = cohort.tables.cpps.copy()
+    open_rows = cpps.index[:2]
+    cpps.loc[open_rows, "cpp_start_date"] = [
+        pd.Timestamp(f"{final - 1}-03-31"), pd.Timestamp(f"{final - 2}-03-31")
+    ]
+    cpps.loc[open_rows, "cpp_end_date"] = pd.NaT
+    tables = dataclasses.replace(cohort.tables, cpps=cpps)
+    m = measures(dataclasses.replace(cohort, tables=tables), pool_years=1)
+
+    d5 = d5_open_plans_by_duration(tables, years=[final]).sum(numeric_only=True)
+    assert d5["1_year_less_than_2_years"] >= 1 and d5["2_years_or_more"] >= 1
+    for name, band in DURATION_BANDS.items():
+        assert m[name] == pytest.approx(100 * d5[band] / d5["cpp_at31"], abs=1e-12)
+    assert list(DURATION_BANDS.values()) == list(D5_BANDS)
+    c1 = rereferral_rate_c1(tables)
+    c1 = c1[c1["year"] == final]
+    assert m["rereferral_12m"] == pytest.approx(
+        100 * c1["rereferral_count"].sum() / c1["referral_count"].sum(), abs=1e-12
+    )

@@ -79,10 +79,16 @@ def d3_repeat_plans(tables: CINTables) -> pd.DataFrame:
 
     Definition: DfE *Characteristics of children in need*, table D3 ("child protection plans
     which are a second or subsequent plan"): plan starts in the year whose recorded
-    ``NumberOfPreviousCPP`` is 1 or more. It counts occasions (plan starts), counts previous plans
-    in any LA however long ago (as the census guide asks LAs to record), and does not depend on
-    the history in the extract, unlike NI 65 (:func:`recurrence.indicators.ni65`), its 2008-10
+    ``NumberOfPreviousCPP`` is 1 or more. It counts occasions (plan starts) and does not depend
+    on the history in the extract, unlike NI 65 (:func:`recurrence.indicators.ni65`), its 2008-10
     predecessor.
+
+    Whose previous plans count is not settled by the sources here. The package reads the
+    recorded count as covering previous plans in any LA however long ago, which is what the CIN
+    census guide is understood to ask for; the guide's text is not in ``../shared``, and LG
+    Inform's description of this table (metric 100, "taken from Characteristics of Children in
+    need, table D3") still uses NI 65's wording, previous plans "of that council" regardless of
+    how long ago. The function counts what the LA recorded, whichever scope the LA applied.
 
     Returns
     -------
@@ -114,7 +120,7 @@ def d3_repeat_plans(tables: CINTables) -> pd.DataFrame:
 def ni64_long_plans(tables: CINTables) -> pd.DataFrame:
     """Plans ending in the year that had lasted two years or more, per LA and year (NI 64).
 
-    Definition: DCSF *National Indicator Set handbook* (2008), NI 64 "Child protection plans
+    Definition: National Indicators handbook of definitions (CLG 2008; definition by DCSF), NI 64 "Child protection plans
     lasting 2 years or more": the percentage of child protection plans that ceased during the
     year which had lasted two years or more (continued in the DfE's tables of plans ending in
     the year by duration; the seed's Figure 19b). Duration per plan is from

@@ -1,6 +1,8 @@
 """NI 65: children becoming the subject of a child protection plan for a second or subsequent time.
 
-Definition (DCSF, *National Indicator Set: handbook of definitions*, 2008, NI 65 "Children
+Definition (Communities and Local Government, *National Indicators for Local Authorities and
+Local Authority Partnerships: Handbook of Definitions*, 2008, whose children's indicators DCSF
+defined; NI 65 "Children
 becoming the subject of a Child Protection Plan for a second or subsequent time"): the
 percentage of children who became the subject of a child protection plan at any time during the
 year (ending 31 March) who had previously been the subject of a child protection plan, or on the
@@ -41,7 +43,9 @@ Date arithmetic: look-backs add calendar years (:func:`recurrence.tables._dates.
 29 February to 1 March), while the C1 re-referral window adds calendar months and clips to the
 month's end (:func:`recurrence.tables._dates.add_months`: 29 February 2008 plus 12 months is
 28 February 2009, so a referral on 1 March 2009 is outside it). The two rules can differ by one
-day for events on 29 February.
+day for events on 29 February, and the look-back is then the shorter: one year back from a plan
+starting on 29 February 2012 is 1 March 2011, so a previous plan that ended on 28 February 2011
+is outside a one-year look-back, where a 12-calendar-month rule would have it inside.
 """
 
 from __future__ import annotations

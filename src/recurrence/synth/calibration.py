@@ -17,7 +17,7 @@ Targets (percentages):
       14.4 / 2.3 (D5);
     - ``plan_starts_per_100_referrals``: 61,840 / 632,830 = 9.77 (D3 and C1).
 
-Which NI 65 the 13% is. The NI handbook (DCSF 2008) defines NI 65 with a previous plan of that
+Which NI 65 the 13% is. The NI handbook (CLG 2008; definition by DCSF) defines NI 65 with a previous plan of that
 council "however long ago"; the seed's data annexe says LAs recorded a repeat only when the
 earlier plan in the same LA was "discontinued within the previous 12 months", with each
 occasion counted. The target is fitted as the handbook's definition. Under the seed's reading
@@ -52,18 +52,25 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from recurrence.indicators.dfe import D5_BANDS, d5_open_plans_by_duration, rereferral_rate_c1
 from recurrence.synth.cohort import SyntheticCohort, generate
 from recurrence.synth.config import SynthConfig
 from recurrence.synth.presets import preset_config
 
-DURATION_BANDS: Final[tuple[tuple[str, float, float], ...]] = (
-    ("open_plans_duration_3m_or_less", 0.0, 3.0),
-    ("open_plans_duration_3m_to_6m", 3.0, 6.0),
-    ("open_plans_duration_6m_to_1y", 6.0, 12.0),
-    ("open_plans_duration_1y_to_2y", 12.0, 24.0),
-    ("open_plans_duration_2y_or_more", 24.0, np.inf),
+DURATION_BANDS: Final[dict[str, str]] = dict(
+    zip(
+        (
+            "open_plans_duration_3m_or_less",
+            "open_plans_duration_3m_to_6m",
+            "open_plans_duration_6m_to_1y",
+            "open_plans_duration_1y_to_2y",
+            "open_plans_duration_2y_or_more",
+        ),
+        D5_BANDS,
+        strict=True,
+    )
 )
-"""DfE D5 duration bands in months (lower bound exclusive except the first, upper inclusive)."""
+"""Calibration measure -> DfE D5 band (:data:`recurrence.indicators.dfe.D5_BANDS`)."""
 
 TARGETS: Final[dict[str, dict[str, float]]] = {
     "england-2009": {
@@ -115,24 +122,17 @@ def measures(cohort: SyntheticCohort, pool_years: int = 3) -> dict[str, float]:
     years = [final - i for i in range(pool_years)]
     out: dict[str, float] = {}
 
-    # Re-referrals within 12 months (DfE C1): a referral in the year with a previous referral of
-    # the same child to the same LA in the 365 days before it.
-    ep = t.cin_episodes[["la_code", "la_child_id", "cin_referral_date"]].sort_values(
-        ["la_code", "la_child_id", "cin_referral_date"]
-    )
-    d = _days(ep["cin_referral_date"])
-    same = (ep["la_code"].to_numpy()[1:] == ep["la_code"].to_numpy()[:-1]) & (
-        ep["la_child_id"].to_numpy()[1:] == ep["la_child_id"].to_numpy()[:-1]
-    )
-    re = np.r_[False, same & (d[1:] - d[:-1] <= 365)]
-    ref_year = _census_year(d)
-    in_y = np.isin(ref_year, years)
-    out["rereferral_12m"] = 100 * re[in_y].mean()
+    # Re-referrals within 12 months (DfE C1), by the indicator the package reports, so that
+    # the presets are fitted on the rule they are reported with.
+    c1 = rereferral_rate_c1(t)
+    c1 = c1[c1["year"].isin(years)]
+    n_referrals = int(c1["referral_count"].sum())
+    out["rereferral_12m"] = 100 * c1["rereferral_count"].sum() / max(n_referrals, 1)
 
     cp = t.cpps
     start = _days(cp["cpp_start_date"])
     start_y = np.isin(_census_year(start), years)
-    out["plan_starts_per_100_referrals"] = 100 * start_y.sum() / max(in_y.sum(), 1)
+    out["plan_starts_per_100_referrals"] = 100 * start_y.sum() / max(n_referrals, 1)
     out["d3_second_or_subsequent"] = 100 * (cp["number_of_previous_cpp"].to_numpy()[start_y] > 0).mean()
     tr = cohort.truth_referrals
     tr = tr[tr["cpp"].to_numpy()]
@@ -143,21 +143,23 @@ def measures(cohort: SyntheticCohort, pool_years: int = 3) -> dict[str, float]:
     births = t.children.set_index(["la_code", "la_child_id"])["person_birth_date"]
     birth = _days(births.reindex(pd.MultiIndex.from_frame(cp[["la_code", "la_child_id"]])).reset_index(drop=True))
     end = _days(cp["cpp_end_date"].fillna(pd.Timestamp("2200-01-01")))
-    under5, negemo, dur = [], [], []
+    under5, negemo = [], []
     for y in years:
         day = float(np.datetime64(f"{y}-03-31", "D").astype(np.int64))
+        fifth_birthday_cutoff = float(np.datetime64(f"{y - 5}-03-31", "D").astype(np.int64))
         open_ = (start <= day) & (end > day)
-        under5.append((day - birth[open_]) < 5 * 365.25)
+        # aged 4 or under on 31 March: born after 31 March five years before
+        under5.append(birth[open_] > fifth_birthday_cutoff)
         negemo.append(np.isin(cp["latest_category_of_abuse"].to_numpy()[open_], ["NEG", "EMO"]))
-        dur.append((day - start[open_]) / (365.25 / 12))
     u5 = np.concatenate(under5)
     out["open_plans_under5"] = 100 * u5.mean()
     out["open_plans_neg_emo"] = 100 * np.concatenate(negemo).mean()
-    months = np.concatenate(dur)
-    for name, lo, hi in DURATION_BANDS:
-        inside = (months <= hi) & ((months > lo) | (lo == 0))
-        out[name] = 100 * inside.mean()
-    out["n_referrals_pooled"] = float(in_y.sum())
+    # D5 bands by the indicator the package reports (calendar-month boundaries).
+    d5 = d5_open_plans_by_duration(t, years=years)
+    at31 = max(int(d5["cpp_at31"].sum()), 1)
+    for name, band in DURATION_BANDS.items():
+        out[name] = 100 * d5[band].sum() / at31
+    out["n_referrals_pooled"] = float(n_referrals)
     out["n_plan_starts_pooled"] = float(start_y.sum())
     out["n_open_plans_pooled"] = float(u5.size)
     return out

@@ -1,6 +1,6 @@
 """Plan durations and the "lasted two years or more" flag, per plan.
 
-Definition (DCSF National Indicator Set handbook, NI 64 "Child protection plans lasting 2 years
+Definition (National Indicators handbook of definitions, CLG 2008, definition by DCSF; NI 64 "Child protection plans lasting 2 years
 or more"; continued in DfE *Characteristics of children in need* as the duration of plans ceasing
 in the year): the length of a plan runs from ``cpp_start_date`` to ``cpp_end_date``; a plan has
 lasted two years or more when it ended on or after the second anniversary of its start (calendar

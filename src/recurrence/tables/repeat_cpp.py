@@ -5,8 +5,8 @@ plan. The package derives this two ways, because the sources disagree about whos
 and the data can see only part of it:
 
 1. **Derived from the plan history in the data** (:func:`repeat_cpps` columns ``*_same_la`` and
-   ``*_any_la``): an earlier plan of the same child in the same LA (the rule of NI 65, DCSF
-   National Indicator Set handbook 2008: previous plans "of that council"), or in any LA through
+   ``*_any_la``): an earlier plan of the same child in the same LA (the rule of NI 65, National
+   Indicators handbook of definitions (CLG 2008; definition by DCSF): previous plans "of that council"), or in any LA through
    the cross-LA linkage key ``child_key``.
 2. **As recorded** (``repeat_recorded``): the LA's ``NumberOfPreviousCPP`` > 0. The CIN census
    guide asks for the number of previous plans the child has been the subject of, in any LA and
