@@ -14,9 +14,10 @@ Data layouts
   Prentice-Williams-Peterson model is this with ``strata`` on the event number (see
   :mod:`recurrence.models.cox.recurrent`).
 
-Ties are exact: two times are tied only when equal as floats. R's ``coxph`` (``timefix = TRUE``)
-also merges times that differ by less than about 1e-8 relatively (``aeqSurv``); round times to
-a unit (days) to get identical risk sets in both.
+Ties: with ``timefix=True`` (the default, as R's ``coxph``) times that differ by at most
+``sqrt(eps)``, absolutely or relative to the mean absolute time, are merged first, as R's
+``aeqSurv`` does: such times usually come from arithmetic (gap times, days / 365.25) and are
+meant to be equal. ``timefix=False`` ties only times equal as floats.
 """
 
 from __future__ import annotations
@@ -34,6 +35,31 @@ from recurrence.models.cox import engine
 
 TIES: tuple[str, ...] = ("efron", "breslow")
 _MAX_ROWS_SHOWN = 5
+
+
+def _merge_near_ties(
+    stop: np.ndarray, start: np.ndarray | None, tolerance: float = float(np.sqrt(np.finfo(float).eps))
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Times equal up to rounding set equal, as R's ``survival::aeqSurv``.
+
+    Among the sorted distinct times (starts and stops together), a time whose gap to the one
+    before is at most ``tolerance`` (absolutely, or relative to the mean absolute time) joins
+    that time's group, and every time is replaced by the smallest of its group.
+    """
+    both = stop if start is None else np.concatenate([stop, start])
+    values = np.unique(both)
+    if len(values) < 2:
+        return stop, start
+    gaps = np.diff(values)
+    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(values)) <= tolerance)
+    if not tied.any():
+        return stop, start
+    cuts = values[np.r_[True, ~tied]]
+
+    def snap(t: np.ndarray) -> np.ndarray:
+        return cuts[np.searchsorted(cuts, t, side="right") - 1]
+
+    return snap(stop), None if start is None else snap(start)
 
 
 def _rows(index: pd.Index, mask: Any) -> str:
@@ -195,6 +221,7 @@ def coxph(
     ties: Literal["efron", "breslow"] = "efron",
     robust: bool = False,
     iter_max: int = 20,
+    timefix: bool = True,
 ) -> CoxResults:
     """Fit a Cox proportional-hazards model; estimates are log hazard ratios.
 
@@ -220,9 +247,14 @@ def coxph(
     ties
         "efron" (R's default) or "breslow".
     robust
-        Sandwich variance with each row its own cluster when ``cluster`` is not given.
+        Sandwich variance with each row its own cluster when ``cluster`` is not given
+        (right-censored data only: with ``start``, rows are intervals of one subject, so
+        ``cluster`` must name the subject, as R requires).
     iter_max
         Maximum Newton-Raphson iterations (R's ``coxph.control(iter.max = 20)``).
+    timefix
+        Merge times equal up to rounding before fitting (R's ``coxph(timefix = TRUE)``, see the
+        module docstring).
 
     Returns
     -------
@@ -243,6 +275,8 @@ def coxph(
     check_literal("ties", ties, TIES)
     if not isinstance(robust, bool):
         raise ValueError(f"robust must be True or False; got {robust!r}")
+    if not isinstance(timefix, bool):
+        raise ValueError(f"timefix must be True or False; got {timefix!r}")
     covariates = list(covariates)
     if isinstance(covariates, str) or len(set(covariates)) != len(covariates):
         raise ModelInputError(f"covariates must be distinct column names; got {covariates!r}")
@@ -287,10 +321,24 @@ def coxph(
                 f"{int(bad.sum())} intervals have stop <= start ({time!r} <= {start!r}), i.e. "
                 f"zero or negative length (first rows: {_rows(idx, bad)})"
             )
+    if timefix:
+        stop, st = _merge_near_ties(stop, st)
+        if st is not None:
+            bad = np.asarray(stop <= st)
+            if bad.any():
+                raise ModelInputError(
+                    f"{int(bad.sum())} intervals have a length of rounding size, zero once near-"
+                    f"equal times are merged (timefix; first rows: {_rows(idx, bad)})"
+                )
     if ev.sum() == 0:
         raise ModelInputError(
             f"event column {event!r} has no events: all {len(ev)} rows are censored, so no "
             "Cox model can be fitted"
+        )
+    if robust and cluster is None and st is not None:
+        raise ModelInputError(
+            "robust variance for (start, stop] data needs cluster= naming the subject: each "
+            "interval as its own cluster understates the SEs (R: 'one of cluster or id is needed')"
         )
     # Column-major: the engine works a covariate at a time.
     x = np.empty((len(data), len(covariates)), order="F")

@@ -121,12 +121,20 @@ def pwp(
         raise ModelInputError(f"max_stratum must be >= 1; got {max_stratum}")
     number = event_number(data, id=id, start=start, event=event)
     frame = data.copy()
-    tmp_n, tmp_a, tmp_b = "__pwp_event_number", "__pwp_start", "__pwp_stop"
+
+    def free(name: str) -> str:
+        # Readable names, since coxph's errors quote them; never overwrite a user column.
+        while name in frame.columns:
+            name += "_"
+        return name
+
+    tmp_n = free("event_number")
     frame[tmp_n] = number if max_stratum is None else number.clip(upper=max_stratum)
     if timescale == "gap":
+        tmp_a, tmp_b = free("gap_start"), free("gap_stop")
         frame[tmp_a], frame[tmp_b] = gap_times(data, id=id, start=start, stop=stop, event=event)
     else:
-        frame[tmp_a], frame[tmp_b] = data[start], data[stop]
+        tmp_a, tmp_b = start, stop
     return coxph(
         frame,
         covariates=covariates,
