@@ -48,3 +48,49 @@ def test_published_rates_lie_in_their_published_intervals(tp: int, fn: int, fp: 
     tp_r, tn_r = int(row["n_true_positive"]), int(row["n_true_negative"])
     pos, neg = int(row["n_positive"]), int(row["n_negative"])
     assert float(row["brier"]) == pytest.approx((pos - tp_r + neg - tn_r) / (pos + neg))
+
+
+def _sweep_row(num: int, den: int, t_num: int, t_den: int, r_num: int, r_den: int) -> pd.Series:
+    """One released bias-sweep row with the given rule and truth counts."""
+    raw = pd.DataFrame([{
+        "counting": "children", "scope": "same_la", "lookback_years": np.nan, "history": "full",
+        "numerator": float(num), "denominator": float(den), "ni65_percent": 100 * num / den,
+        "ci_lower": 0.0, "ci_upper": 100.0, "true_repeat_percent": 100 * t_num / t_den,
+        "resistant_share_percent": 100 * r_num / r_den, "bias_pp": 0.0,
+        "true_numerator": float(t_num), "true_denominator": float(t_den),
+        "resistant_numerator": float(r_num), "resistant_denominator": float(r_den),
+        "la_spearman_with_true": 0.5,
+    }])
+    table = prepare({"bias_sweep": raw}, RULES)["bias_sweep"]
+    decl = declaration("bias_sweep")
+    return suppress_and_round(table, decl.count_columns, rules=RULES, dependent=decl.dependent,
+                              ratios=decl.ratios).iloc[0]
+
+
+def test_truth_percentages_do_not_give_back_their_exact_counts() -> None:
+    # 27 / 173 to one decimal (15.6) fitted no other denominator that rounds to 175.
+    row = _sweep_row(25, 173, 27, 173, 42, 173)
+    assert row["true_denominator"] == 175 and row["true_numerator"] == 25
+    assert float(row["true_repeat_percent"]) == pytest.approx(100 * 25 / 175)
+    assert float(row["resistant_share_percent"]) == pytest.approx(100 * 40 / 175)
+    assert float(row["bias_pp"]) == pytest.approx(float(row["ni65_percent"]) - 100 * 25 / 175)
+
+
+def test_a_small_truth_count_suppresses_its_percentage() -> None:
+    # 7 of 37 children with a true repeat: below the threshold, so no percentage from it.
+    row = _sweep_row(12, 37, 7, 37, 13, 37)
+    assert row["true_numerator"] == "c"
+    assert row["true_repeat_percent"] == "c" and row["bias_pp"] == "c"
+    assert row["resistant_numerator"] == 15 and float(row["resistant_share_percent"]) > 0
+
+
+def test_the_run_description_is_released_with_rounded_counts() -> None:
+    from recurrence.validity.release import release_meta
+
+    meta = {"seed": 1, "n_children": 5000, "n_on_plan": 594,
+            "risk_standardised": {"national_rate": 61 / 594, "sigma_la": 0.37, "n": 594.0,
+                                  "n_las": 139.0}}
+    out = release_meta(meta, RULES)
+    assert out["n_on_plan"] == 595 and out["risk_standardised"]["n"] == 595
+    assert out["risk_standardised"]["national_rate"] == round(60 / 595, 3)
+    assert meta["n_on_plan"] == 594  # the working copy is untouched

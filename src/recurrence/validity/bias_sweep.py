@@ -72,7 +72,11 @@ def rule_sweep(
     Returns one row per variant: ``counting``, ``scope``, ``lookback_years``, ``history``,
     ``numerator``, ``denominator``, ``ni65_percent`` with Wilson ``ci_lower``/``ci_upper``
     (percent), ``true_repeat_percent``, ``resistant_share_percent``, ``bias_pp`` (variant minus
-    true repeat, percentage points) and ``la_spearman_with_true`` (rank agreement across LAs
+    true repeat, percentage points), the truth's counts behind its two percentages
+    (``true_numerator``, ``true_denominator``: children with a previous plan in any LA and
+    children becoming the subject of a plan; ``resistant_numerator``,
+    ``resistant_denominator``: highly resistant children among those starting a plan, of
+    those with a known truth value), and ``la_spearman_with_true`` (rank agreement across LAs
     of the variant with the LA's true repeat rate).
     """
     from recurrence.indicators import ni65
@@ -92,7 +96,10 @@ def rule_sweep(
     starters = cp[cp["year"].isin(yrs)].drop_duplicates(["child_key", "la_code", "year"])
     res = truth.drop_duplicates("child_key").set_index(truth["child_key"].astype(str).to_numpy())
     hr = res["highly_resistant"].reindex(starters["child_key"].astype(str).to_numpy())
-    resistant_pct = 100 * float(np.nanmean(hr.to_numpy(dtype=float)))
+    hr_known = hr.to_numpy(dtype=float)
+    hr_known = hr_known[~np.isnan(hr_known)]
+    r_num, r_den = float(hr_known.sum()), float(len(hr_known))
+    resistant_pct = 100 * r_num / r_den if r_den else np.nan
 
     rows = []
     for counting, scope, lookback, history in itertools.product(COUNTINGS, SCOPES, LOOKBACKS,
@@ -116,7 +123,10 @@ def rule_sweep(
                      "history": history, "numerator": num, "denominator": den,
                      "ni65_percent": pct, "ci_lower": 100 * lo, "ci_upper": 100 * hi,
                      "true_repeat_percent": true_pct, "resistant_share_percent": resistant_pct,
-                     "bias_pp": pct - true_pct, "la_spearman_with_true": rho})
+                     "bias_pp": pct - true_pct,
+                     "true_numerator": t_num, "true_denominator": t_den,
+                     "resistant_numerator": r_num, "resistant_denominator": r_den,
+                     "la_spearman_with_true": rho})
     out = pd.DataFrame(rows)
     out.attrs["years"] = yrs
     return out

@@ -123,12 +123,21 @@ TABLES: dict[str, dict[str, Any]] = {
         "caption": "NI 65 under every counting rule (children or occasions, same or any LA, "
         "look-back, history) against the true repeat-plan rate and the share of highly "
         "resistant families, pooled over the evaluation years; bias in percentage points.",
-        "counts": ["numerator", "denominator"],
-        "ratios": {"ni65_percent": ("numerator", "denominator", 100.0)},
+        "counts": [
+            "numerator", "denominator", "true_numerator", "true_denominator",
+            "resistant_numerator", "resistant_denominator",
+        ],
+        # The truth's percentages too: to one decimal from exact counts they gave the exact
+        # denominator back (15.6% fits only 27/173 among the denominators that round to 175).
+        "ratios": {
+            "ni65_percent": ("numerator", "denominator", 100.0),
+            "true_repeat_percent": ("true_numerator", "true_denominator", 100.0),
+            "resistant_share_percent": ("resistant_numerator", "resistant_denominator", 100.0),
+        },
         "dependent": {
             "ci_lower": ["numerator", "denominator"],
             "ci_upper": ["numerator", "denominator"],
-            "bias_pp": ["numerator", "denominator"],
+            "bias_pp": ["numerator", "denominator", "true_numerator", "true_denominator"],
         },
     },
 }
@@ -148,8 +157,9 @@ def rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
     A percentage written to six digits from the exact counts gives those counts back (and a
     difference of two nested rules' counts can then be a single child), which the rounding of
     the counts is meant to prevent. So the rule's percentage, its Wilson interval and its bias
-    are recomputed from the rounded numerator and denominator, and the truth's percentages are
-    given to one decimal place. Suppression of small counts then blanks them as declared.
+    are recomputed from the rounded numerator and denominator, and so are the truth's two
+    percentages from their rounded counts. Suppression of small counts then blanks them as
+    declared.
     """
     from recurrence.validity.metrics import wilson_ci
 
@@ -163,8 +173,12 @@ def rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
               for k, n in zip(num, den, strict=True)]
     out["ci_lower"] = [100 * lo for lo, _ in limits]
     out["ci_upper"] = [100 * hi for _, hi in limits]
-    for col in ("true_repeat_percent", "resistant_share_percent"):
-        out[col] = out[col].round(1)
+    for col, (k, n) in {
+        "true_repeat_percent": ("true_numerator", "true_denominator"),
+        "resistant_share_percent": ("resistant_numerator", "resistant_denominator"),
+    }.items():
+        tk, tn = out[k].map(rules.round_count), out[n].map(rules.round_count)
+        out[col] = (100 * tk / tn).where(tn > 0)
     out["bias_pp"] = out["ni65_percent"] - out["true_repeat_percent"]
     return out
 
@@ -239,6 +253,27 @@ def declaration(name: str) -> TableDeclaration:
     )
 
 
+def release_meta(meta: dict[str, Any], rules: SDCRules) -> dict[str, Any]:
+    """The run description with its child counts rounded as the tables' counts are.
+
+    The exact number of children on a plan and the national rate to 16 digits gave back the
+    exact numerator of the national rate; counts are rounded and the rate is recomputed from
+    the rounded counts (3 decimals).
+    """
+    out = json.loads(json.dumps(meta))  # a deep copy
+    for key in ("n_children", "n_on_plan"):
+        if out.get(key) is not None:
+            out[key] = int(rules.round_count(float(out[key])))
+    rs = out.get("risk_standardised")
+    if isinstance(rs, dict) and rs.get("n") is not None:
+        n = float(rs["n"])
+        observed = float(rs.get("national_rate", 0.0)) * n
+        rs["n"] = int(rules.round_count(n))
+        k = rules.round_count(round(observed))
+        rs["national_rate"] = round(k / rs["n"], 3) if rs["n"] else None
+    return out
+
+
 def release(raw_dir: Path, out_dir: Path, rules: SDCRules | None = None) -> list[Path]:
     """Write the releasable validity tables of ``raw_dir`` (exact working files) to ``out_dir``.
 
@@ -270,7 +305,8 @@ def release(raw_dir: Path, out_dir: Path, rules: SDCRules | None = None) -> list
         meta = raw_dir / "validity_meta.json"
         if meta.exists():
             (staging / meta.name).write_text(
-                json.dumps(json.loads(meta.read_text()), indent=2) + "\n", encoding="utf-8"
+                json.dumps(release_meta(json.loads(meta.read_text()), rules), indent=2) + "\n",
+                encoding="utf-8",
             )
         write_declarations(staging, declarations)
         check_outputs(staging, rules)
