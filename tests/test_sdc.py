@@ -183,6 +183,35 @@ def test_command_line_checker_reports_and_exits_non_zero(
     assert main([str(tmp_path), "--threshold", "3", "--rounding", "1"]) == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["{missing}"], "does not exist"), (["{dir}", "--threshold", "0"], "threshold must be")],
+)
+def test_command_line_checker_mistakes_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    from recurrence.sdc import main
+
+    argv = [a.format(missing=tmp_path / "nope", dir=tmp_path) for a in args]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_declarations_in_subfolders_apply_to_their_files(tmp_path: Path) -> None:
+    from recurrence.sdc import TableDeclaration, check_outputs, write_declarations
+
+    sub = tmp_path / "la"
+    sub.mkdir()
+    _write(sub / "t.csv", pd.DataFrame({"n": [4]}))
+    assert len(check_outputs(tmp_path, raise_on_failure=False)) == 1
+    write_declarations(sub, {"t.csv": TableDeclaration(child_level=False, reason="published")})
+    assert check_outputs(tmp_path, raise_on_failure=False) == []
+    assert check_outputs(sub, raise_on_failure=False) == []
+
+
 def test_ratios_are_recomputed_from_published_counts_and_checked():
     """A percentage of the exact counts (99/746) would undo the rounding (100/745)."""
     from recurrence.sdc import check_frame

@@ -508,12 +508,25 @@ def suppress_and_round(
 
 
 def read_declarations(out_dir: str | Path) -> dict[str, TableDeclaration]:
-    """Read ``out_dir/disclosure.json`` (relative POSIX path -> declaration); empty if absent."""
-    path = Path(out_dir) / DECLARATIONS_FILE
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {k: TableDeclaration.from_json(v) for k, v in data.items()}
+    """Read the ``disclosure.json`` files under ``out_dir`` (relative POSIX path -> declaration).
+
+    Each folder's file declares the files beside it (and below it, by relative path), so a
+    command's output folder keeps its declarations when it is checked as part of a larger
+    folder; a nearer declaration wins. Empty when there is none.
+    """
+    root = Path(out_dir)
+    found = sorted(root.rglob(DECLARATIONS_FILE), key=lambda p: len(p.relative_to(root).parts))
+    out: dict[str, TableDeclaration] = {}
+    for path in found:
+        prefix = path.parent.relative_to(root).as_posix()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            decls = {k: TableDeclaration.from_json(v) for k, v in data.items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a valid disclosure declaration file ({exc})") from exc
+        for k, v in decls.items():
+            out[k if prefix == "." else f"{prefix}/{k}"] = v
+    return out
 
 
 def write_declarations(out_dir: str | Path, declarations: Mapping[str, TableDeclaration]) -> Path:
@@ -867,14 +880,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m recurrence.sdc",
-        description="Check every CSV in a folder against the disclosure rules.",
+        description="Check every CSV in a folder (and its subfolders) against the disclosure "
+        "rules, using the disclosure.json declarations found there.",
     )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--threshold", type=int, default=SDCRules.threshold)
-    parser.add_argument("--rounding", type=int, default=SDCRules.rounding_base)
+    parser.add_argument("out_dir", type=Path, help="folder of outputs to be released")
+    parser.add_argument(
+        "--threshold", type=int, default=SDCRules.threshold,
+        help="smallest count that may be published (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rounding", type=int, default=SDCRules.rounding_base,
+        help="base that published counts are rounded to (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    rules = SDCRules(threshold=args.threshold, rounding_base=args.rounding)
-    found = check_outputs(args.out_dir, rules, raise_on_failure=False)
+    try:
+        rules = SDCRules(threshold=args.threshold, rounding_base=args.rounding)
+        found = check_outputs(args.out_dir, rules, raise_on_failure=False)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     for v in found:
         print(v.message)
     n_files = len(list(Path(args.out_dir).rglob("*.csv")))

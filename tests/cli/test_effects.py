@@ -92,6 +92,23 @@ def test_simulate_bad_file_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_simulate_misspelt_truth_names_the_file_and_the_returned_estimands(
+    tmp_path: Path, repo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recurrence.cli import main
+
+    text = (repo_dir / "src/recurrence/effects/studies/example_study.yaml").read_text()
+    assert "exposure: log_or" in text
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text.replace("exposure: log_or", "exposur: log_or", 1))
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", str(bad), "--reps", "2", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(bad) in err and "'exposur'" in err and "the methods returned: exposure" in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.fixture(scope="module")
 def run1000(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
     """The acceptance run of issue 5: the 1.3x claim, 1,000 replicates, default seed."""

@@ -34,6 +34,12 @@ def test_la_stats_writes_tables_and_plots(tmp_path):
     assert (out / "funnel_2023.png").read_bytes()[:4] == b"\x89PNG"
     changes = pd.read_csv(out / "la_changes.csv", dtype=str)
     assert set(changes["la_code"]) == {"928", "940", "941"}
+    # The folder declares its tables as published aggregates, so the release checker passes
+    # it, also as a subfolder of a larger output folder (the README's secure-setting steps).
+    from recurrence.sdc import check_outputs
+
+    assert check_outputs(out, raise_on_failure=False) == []
+    assert check_outputs(tmp_path, raise_on_failure=False) == []
 
 
 def test_la_stats_missing_folder_is_one_line_error(tmp_path, capsys):

@@ -166,7 +166,7 @@ def test_default_output_passes_disclosure_control(run, tmp_path, repo_dir):
     from dataclasses import replace
 
     from recurrence.data.io import read_tables
-    from recurrence.sdc import check_outputs
+    from recurrence.sdc import SDCRules, check_outputs
 
     sample = read_tables(repo_dir / "data" / "synthetic")
     merged = {}
@@ -198,3 +198,13 @@ def test_default_output_passes_disclosure_control(run, tmp_path, repo_dir):
     # To the day, the history length gave each LA's earliest referral date back: whole years.
     years = pd.to_numeric(table["history_years"], errors="coerce").dropna()
     assert len(years) and (years == years.round()).all()
+    # The secure setting's own rules: a threshold of 20 and rounding to 10.
+    strict = tmp_path / "strict" / "ni65.csv"
+    res = run("--data", str(one_la), "--out", str(strict), "--sdc-threshold", "20",
+              "--sdc-rounding", "10")
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(strict, dtype=str, keep_default_na=False)
+    published = table["children_becoming_subject"]
+    published = published[~published.isin(["c", ""])].astype(int)
+    assert len(published) and (published % 10 == 0).all() and (published >= 20).all()
+    check_outputs(strict.parent, SDCRules(threshold=20, rounding_base=10))

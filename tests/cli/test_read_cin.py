@@ -52,7 +52,7 @@ def test_writes_every_table_and_a_summary(run: Runner, tmp_path: Path) -> None:
     assert sorted(p.stem for p in out.glob("*.csv")) == sorted(TABLE_NAMES)
     tables = read_tables(out)
     assert len(tables.children) == 5  # C1, C2, C3 of LA 318 over nine years, plus E1, E3
-    assert "read 5 children, 37 episodes, 19 child protection plans" in res.stdout
+    assert "read 5 child records (one per child and LA), 37 episodes, 19 child protection plans" in res.stdout
     assert "duplicate episode" in res.stdout and "rejections: 30" in res.stdout
     assert pd.read_csv(out / "rejections.csv")["source_file"].eq(
         str(FIXTURES / "record_errors.xml")

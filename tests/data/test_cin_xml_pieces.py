@@ -228,7 +228,7 @@ def test_cli_workers_option_writes_identical_files(
         except SystemExit as exc:
             assert not exc.code
         outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))})
-        assert "read 5 children" in capsys.readouterr().out
+        assert "read 5 child records" in capsys.readouterr().out
     assert len(outputs[0]) == 9
     assert outputs[0] == outputs[1]
 

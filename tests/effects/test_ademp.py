@@ -290,5 +290,19 @@ def test_the_study_alpha_reaches_methods_that_take_one() -> None:
 
 def test_a_truth_no_method_estimates_is_an_error() -> None:
     run = run_study(_one_dgm_study((Method("ml", fit_study_model),), truth="exposur"), progress=False)
-    with pytest.raises(StudyError, match=r"no method returned the estimand 'exposur' .*\(estimands returned: none\)"):
+    # The message names what the methods did return, so the misspelling shows.
+    with pytest.raises(StudyError, match=r"no method returned the estimand 'exposur' .*\(the methods returned: exposure\)"):
         run.performance()
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    distributed = pytest.importorskip("distributed")
+    from recurrence.errors import OptionError
+
+    class Unreachable:
+        def __init__(self, address: str) -> None:
+            raise OSError(f"Timed out trying to connect to {address} after 30 s")
+
+    monkeypatch.setattr(distributed, "Client", Unreachable)
+    with pytest.raises(OptionError, match=r"cannot connect to the Dask scheduler 'tcp://h:1'"):
+        run_study(_study(n_reps=4), scheduler="tcp://h:1", progress=False)

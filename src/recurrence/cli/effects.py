@@ -116,14 +116,17 @@ def simulate(
     output_dir(out)
     from dataclasses import replace
 
-    from recurrence.effects.ademp import dgm_parameters, load_study, run_study
+    from recurrence.effects.ademp import StudyError, dgm_parameters, load_study, run_study
     from recurrence.effects.plots import nested_loop_plot
 
     study = load_study(study_file)
     if reps is not None:
         study = replace(study, n_reps=reps)
     run = run_study(study, n_jobs=workers, scheduler=scheduler, cache_dir=cache, progress=progress)
-    perf = run.performance()
+    try:
+        perf = run.performance()
+    except StudyError as exc:
+        raise StudyError(f"{study_file}: {exc}") from None  # the YAML's own mistake: name it
     params = dgm_parameters(study)
     with _tmpdir(out) as t:
         tmp = Path(t)

@@ -18,7 +18,12 @@ from recurrence.data.io import write_frame
 from recurrence.dfe import la_stats
 from recurrence.dfe.loader import la_changes, load_table
 from recurrence.models.base import check_literal
+from recurrence.sdc import TableDeclaration, write_declarations
 from recurrence.validity.funnel import funnel_figure, save_figure
+
+PUBLISHED_REASON = (
+    "published DfE LA-level statistics (already suppressed at source), not child-level data"
+)
 
 
 def run_la_stats(dfe_dir: Path, out_dir: Path, suppressed: str = "midpoint") -> list[Path]:
@@ -28,7 +33,9 @@ def run_la_stats(dfe_dir: Path, out_dir: Path, suppressed: str = "midpoint") -> 
     failure (e.g. a missing or malformed input file) leaves no partial output. Files:
     ``panel.csv`` (the LA-by-year panel), ``la_changes.csv``, ``suppression.csv``, ``icc.csv``,
     ``year_to_year.csv``, ``overdispersion.csv``, ``funnel_<year>.csv`` and ``.png``,
-    ``correlations.csv``, ``multilevel_model.csv``, ``multilevel_summary.json``.
+    ``correlations.csv``, ``multilevel_model.csv``, ``multilevel_summary.json``, and
+    ``disclosure.json`` declaring every table as derived from published LA-level statistics
+    (not child-level), so that ``python -m recurrence.sdc`` checks the folder as such.
     """
     check_literal("suppressed", suppressed, la_stats.SUPPRESSED_OPTIONS)
     panel = la_stats.la_panel(dfe_dir, suppressed=suppressed)  # type: ignore[arg-type]
@@ -57,6 +64,11 @@ def run_la_stats(dfe_dir: Path, out_dir: Path, suppressed: str = "midpoint") -> 
     try:
         for name, frame in frames.items():
             write_frame(frame, staging / f"{name}.csv", "csv")
+        write_declarations(
+            staging,
+            {f"{name}.csv": TableDeclaration(child_level=False, reason=PUBLISHED_REASON)
+             for name in frames},
+        )
         (staging / "multilevel_summary.json").write_text(
             json.dumps(summary, indent=2, sort_keys=True) + "\n"
         )

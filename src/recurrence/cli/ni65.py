@@ -21,7 +21,7 @@ from recurrence.cli import app, output_file
 from recurrence.data.io import read_tables, replace_atomically, write_frame
 from recurrence.data.schema import CINTables
 from recurrence.indicators import d3_repeat_plans, ni65
-from recurrence.sdc import suppress_and_round
+from recurrence.sdc import SDCRules, suppress_and_round
 from recurrence.tables._common import as_timestamp
 
 KEYS = ["la_code", "year"]
@@ -157,11 +157,18 @@ def ni65_command(
             "inside the secure setting only.",
         ),
     ] = False,
+    threshold: Annotated[
+        int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
+    ] = 10,
+    rounding: Annotated[
+        int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
+    ] = 5,
 ) -> None:
     """Write NI 65 (2008-10 definition), its variants and D3 per LA and year to a CSV file.
 
     By default the table passes disclosure control (:func:`recurrence.sdc.suppress_and_round`):
-    counts below 10 are suppressed (``c``), the others rounded to 5, and every percentage is
+    counts below 10 are suppressed (``c``), the others rounded to 5 (``--sdc-threshold``,
+    ``--sdc-rounding``, to match the secure setting's output rules), and every percentage is
     recomputed from the rounded counts or suppressed with them. ``--exact-counts`` writes the
     exact working table instead.
     """
@@ -178,7 +185,8 @@ def ni65_command(
     table = ni65_table(tables, lookback, history_start)
     if not exact_counts:
         counts, ratios = ni65_disclosure(lookback)
-        table = suppress_and_round(table, counts, ratios=ratios)
+        rules = SDCRules(threshold=threshold, rounding_base=rounding)
+        table = suppress_and_round(table, counts, rules=rules, ratios=ratios)
         # To the day, the history length gives each LA's earliest referral date back (a child's
         # date); whole years are enough to judge left truncation.
         table["history_years"] = np.floor(table["history_years"])

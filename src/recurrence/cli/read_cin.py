@@ -18,7 +18,10 @@ from recurrence.errors import InputFileError
 def read_cin_command(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="CIN XML returns, NPD-style CSV extracts, or folders of them."),
+        typer.Argument(
+            help="CIN XML returns (.xml), NPD-style extracts (.csv; .tsv or .txt when named "
+            "directly), or folders of them (their .xml and .csv files, sub-folders included)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option("--out", help="Output directory for DIR/<table>.csv (or .parquet).")
@@ -33,7 +36,7 @@ def read_cin_command(
         ),
     ] = 1,
 ) -> None:
-    """Read, validate, link and de-duplicate CIN data; write one file per table and a summary.
+    """Read, validate, link and de-duplicate CIN data; write one file per table, print a summary.
 
     Every input is read completely before anything is written: a whole-file problem in any
     input stops the command with one line naming the file and the problem, and writes nothing.
@@ -52,7 +55,8 @@ def read_cin_command(
     write_tables(tables, out, table_format)
     n_plans = len(tables.cpps)
     typer.echo(
-        f"read {len(tables.children)} children, {len(tables.cin_episodes)} episodes, "
+        f"read {len(tables.children)} child records (one per child and LA), "
+        f"{len(tables.cin_episodes)} episodes, "
         f"{n_plans} child protection plans ({len(tables.cin_plans)} CIN plans) "
         f"from {len(files) + len(table_dirs)} input file(s) or table folder(s); wrote {len(tables.as_dict())} tables to {out}"
     )

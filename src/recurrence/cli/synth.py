@@ -25,13 +25,13 @@ from recurrence.synth.cohort import check_output_format
 
 @app.command("synth")
 def synth(
-    children: Annotated[int, typer.Option("--children", help="Distinct children in contact with CSC over the window.")],
-    years: Annotated[int, typer.Option("--years", help="Years in the window, ending 31 March of the preset's year.")],
+    children: Annotated[int, typer.Option("--children", min=1, help="Distinct children in contact with CSC over the window.")],
+    years: Annotated[int, typer.Option("--years", min=1, max=30, help="Years in the window, ending 31 March of the preset's year.")],
     seed: Annotated[int, typer.Option("--seed", help="Integer seed (same seed: identical files).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory (created if needed).")],
     preset: Annotated[str, typer.Option("--preset", help="england-2009 or england-2025.")] = "england-2009",
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xml.")] = "csv",
-    workers: Annotated[int, typer.Option("--workers", help="Processes sharing the work (this one and workers - 1 more); output does not depend on it.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes sharing the work (this one and workers - 1 more); output does not depend on it.")] = 1,
 ) -> None:
     """Generate a synthetic cohort calibrated to national figures, with its truth tables."""
     if preset not in PRESETS:

@@ -39,6 +39,7 @@ import typer
 from recurrence.cli import app, output_dir
 from recurrence.data.io import read_tables, write_frame
 from recurrence.errors import InputFileError, ModelInputError, RecurrenceError
+from recurrence.sdc import SDCRules
 from recurrence.validity import child_level as cl
 from recurrence.validity.bias_sweep import mobility_sweep, rule_sweep, sweep_figure
 from recurrence.validity.composite import latent_class, sum_score
@@ -220,11 +221,17 @@ def validity_command(
             "disclosure control: for work inside the secure setting, not for release.",
         ),
     ] = False,
+    threshold: Annotated[
+        int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
+    ] = 10,
+    rounding: Annotated[
+        int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
+    ] = 5,
 ) -> None:
     """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth.
 
     By default the tables are released under disclosure control (counts suppressed below 10 and
-    rounded to 5, rates from the rounded counts, no funnel plots; ``disclosure.json`` beside
+    rounded to 5, or ``--sdc-threshold`` and ``--sdc-rounding``; rates from the rounded counts, no funnel plots; ``disclosure.json`` beside
     them), as step 5 of ``recurrence reproduce`` releases them. ``--exact-counts`` writes the
     exact working files instead.
     """
@@ -243,6 +250,6 @@ def validity_command(
         with tempfile.TemporaryDirectory(prefix="recurrence-validity-") as tmp:
             run_validity(data, Path(tmp), seed=seed, n_folds=folds, mobility_rates=rates,
                          sweep_children=sweep_children)
-            written = release(Path(tmp), out)
+            written = release(Path(tmp), out, SDCRules(threshold=threshold, rounding_base=rounding))
         control = "disclosure control applied"
     typer.echo(f"wrote {len(written)} files to {out} ({control})")

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recurrence.effects.performance import MEASURES, performance, to_ratio_scale
-from recurrence.errors import RecurrenceError
+from recurrence.errors import OptionError, RecurrenceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -359,6 +359,16 @@ def run_chunk(
     return pd.DataFrame(_chunk_rows(dgm, methods, seeds, start), columns=list(REPLICATE_COLUMNS))
 
 
+NOT_ESTIMATED = "not estimated"
+
+
+def _not_estimated(result: Mapping[str, Any]) -> str:
+    """The error text of an estimand a method did not return, naming those it did return."""
+    if not result:
+        return NOT_ESTIMATED
+    return f"{NOT_ESTIMATED} (the method returned {', '.join(sorted(map(str, result)))})"
+
+
 def _chunk_rows(
     dgm: DGM,
     methods: Sequence[Method],
@@ -392,7 +402,7 @@ def _chunk_rows(
                             nan,
                             nan,
                             False,
-                            error or "not estimated",
+                            error or _not_estimated(result),
                         )
                     )
                     continue
@@ -481,7 +491,15 @@ def _execute(
     if scheduler is not None:
         from distributed import Client, as_completed
 
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        if isinstance(scheduler, Client):
+            client = scheduler
+        else:
+            try:
+                client = Client(scheduler)
+            except (OSError, TimeoutError) as exc:
+                raise OptionError(
+                    f"cannot connect to the Dask scheduler {scheduler!r}: {exc}"
+                ) from None
         try:
             futures = {}
             for c in pending:
@@ -597,14 +615,19 @@ def _check_estimands_returned(replicates: pd.DataFrame) -> None:
     """
     if replicates.empty or "error" not in replicates:
         return
-    missing = replicates["error"].eq("not estimated")
+    errors = replicates["error"].fillna("").astype(str)
+    missing = errors.str.startswith(NOT_ESTIMATED)
     never = missing.groupby([replicates["dgm"], replicates["estimand"]]).all()
     if never.any():
         dgm, estimand = never[never].index[0]
-        returned = sorted(set(replicates.loc[~missing & replicates["dgm"].eq(dgm), "estimand"]))
+        rows = errors[missing & replicates["dgm"].eq(dgm)]
+        returned = sorted(
+            {name.strip() for text in rows.str.extract(r"returned ([^)]*)\)", expand=False).dropna()
+             for name in text.split(",")}
+        )
         raise StudyError(
             f"mechanism {dgm}: no method returned the estimand {estimand!r} of its truth in any "
-            f"replicate (estimands returned: {', '.join(returned) or 'none'})"
+            f"replicate (the methods returned: {', '.join(returned) or 'nothing'})"
         )
 
 
