@@ -247,9 +247,18 @@ class _Terms:
     shift: float
 
 
-def _terms(data: CoxData, beta: FloatArray, ties: Ties, *, need_info: bool = True) -> _Terms:
+def _terms(
+    data: CoxData,
+    beta: FloatArray,
+    ties: Ties,
+    *,
+    need_info: bool = True,
+    offset: FloatArray | None = None,
+) -> _Terms:
     x, w = data.x, data.weights
     eta = x @ beta if x.shape[1] else np.zeros(x.shape[0])
+    if offset is not None:
+        eta = eta + offset  # in the engine's row order (the frailty fit's log frailties)
     # A common shift keeps exp() finite; it cancels in every ratio and is added back to l.
     shift = float(eta.max()) if eta.size else 0.0
     r = w * np.exp(eta - shift)

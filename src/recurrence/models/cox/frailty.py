@@ -7,8 +7,12 @@ families beyond what the covariates explain. Fitted as R does (Therneau, Grambsc
 
 * inner fit, for fixed ``theta``: maximise the penalised partial likelihood
   ``PL(beta, b) - (1/theta) sum_g (exp(b_g) - b_g)`` over ``beta`` and the log frailties
-  ``b_g`` (Newton-Raphson with step-halving, on the vectorised engine with one indicator column
-  per group);
+  ``b_g`` (Newton-Raphson with step-halving). The log frailties enter the vectorised engine as
+  an offset; their score, their cross-information with ``beta`` and the diagonal of their own
+  information are group sums of risk-set weights (``bincount``), and the Newton step uses that
+  diagonal (R's "sparse" computation) through the Schur complement, so a fit costs
+  ``O(n p + T G)`` per iteration (``T`` event times) instead of ``O(n (p + G)^2)`` with one
+  indicator column per group;
 * outer loop over ``theta``: the marginal (integrated) log likelihood of the gamma model is
   ``PPL(beta_hat, b_hat) + sum_g [nu log(nu / (nu + d_g)) + d_g + log Gamma(nu + d_g)
   - log Gamma(nu) - d_g log(nu + d_g)]`` with ``nu = 1/theta``, ``d_g`` the events of group g
@@ -20,7 +24,8 @@ families beyond what the covariates explain. Fitted as R does (Therneau, Grambsc
 
 Standard errors: R's ``se(coef)``, the ``beta`` block of the inverse penalised information in
 which the frailty-by-frailty block is replaced by its diagonal (R's "sparse" computation, used
-when there are more than 5 groups). Estimates are log hazard ratios; ``theta`` is the frailty
+when there are more than 5 groups). The same sparse information steers the Newton iterations;
+the gradient is exact, so the optimum is the full-information one. Estimates are log hazard ratios; ``theta`` is the frailty
 variance (``extra["theta"]``).
 
 Agreement with R (``tests/models/cox/test_cox_frailty.py``, against coxph with its inner loop run
@@ -32,7 +37,7 @@ the same theta search to 3e-11, coefficients to 3.7e-9 (right-censored data) and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -89,52 +94,163 @@ def _parabola_step(x: np.ndarray, y: np.ndarray, lower: float) -> float:
     return float(new)
 
 
+def _risk_row_sums(data: engine.CoxData, terms: engine._Terms, v: np.ndarray) -> np.ndarray:
+    """Per row, the sum of the per-term values ``v`` over the terms at which the row is at risk,
+    less ``f v`` over its own event time's terms (Efron): ``v = a`` gives the weight ``c_i``
+    with which row i enters every risk-set sum of the information (as in the engine)."""
+    n_times = len(data.ev_count)
+    cum = np.concatenate([[0.0], np.cumsum(np.bincount(terms.term_time, weights=v, minlength=n_times))])
+    out = cum[data.hi] - cum[data.lo]
+    evr = data.ev_rows
+    own = np.bincount(terms.term_time, weights=v * terms.f, minlength=n_times)
+    out[evr] -= own[data.ev_time_index[evr]]
+    return out
+
+
+class _Blocks(NamedTuple):
+    """Penalised log likelihood, gradient and R's sparse penalised information at one point."""
+
+    obj: float  # penalised partial log likelihood
+    pl: float  # partial log likelihood
+    grad: np.ndarray  # (p + G,)
+    a: np.ndarray  # beta block of the information (p x p)
+    b: np.ndarray  # beta-by-frailty block (p x G)
+    d: np.ndarray  # diagonal of the frailty block (G,), the only part of it R's sparse SEs use
+    off: np.ndarray | None  # the frailty block's off-diagonal part (G x G), when computed
+
+
+FULL_STEP_GROUPS = 200
+"""Up to this many groups every Newton step uses the full frailty block (``O(T G^2 + G^3)``)."""
+
+DENSE_FRAILTY_GROUPS = 2000
+"""Up to this many groups, sparse steps that have not converged in :data:`SPARSE_TRIES`
+iterations give way to full steps."""
+
+SPARSE_TRIES = 30
+
+
+def _blocks(
+    data: engine.CoxData, gcodes: np.ndarray, n_groups: int, p: int, nu: float,
+    gam: np.ndarray, ties: engine.Ties, *, full: bool = False,
+) -> _Blocks:
+    """Score and sparse information of the penalised partial likelihood without indicator columns.
+
+    The log frailties enter as an offset ``b[g]``; every frailty quantity is a sum over the
+    group's rows (``bincount``) of risk-set weights, and the frailty block's diagonal needs the
+    group's risk-set sums at each event time (``S1_g(t)``, event times x groups), so the cost is
+    ``O(n p + T G)`` instead of the ``O(n (p + G)^2)`` of one indicator column per group.
+    """
+    beta, b = gam[:p], gam[p:]
+    t = engine._terms(data, beta, ties, offset=b[gcodes])
+    r, w = t.r, data.weights
+    c = _risk_row_sums(data, t, t.a)
+    e_g = np.bincount(gcodes, weights=r * c, minlength=n_groups)
+    score_f = np.bincount(gcodes, weights=w * data.event, minlength=n_groups) - e_g
+    cross = np.empty((p, n_groups))
+    for j in range(p):
+        xj = data.x[:, j]
+        cx = _risk_row_sums(data, t, t.a * t.m[:, j])
+        cross[j] = np.bincount(gcodes, weights=r * (xj * c - cx), minlength=n_groups)
+    # S1_g(t): each group's risk-set sum of r at each event time, as the engine's _risk_sums
+    # with one column per group.
+    n_times = len(data.ev_count)
+    size = (n_times + 1) * n_groups
+    diff = np.bincount(data.hi * n_groups + gcodes, weights=r, minlength=size)
+    if data.has_start:
+        diff -= np.bincount(data.lo * n_groups + gcodes, weights=r, minlength=size)
+    s1 = np.cumsum(diff.reshape(n_times + 1, n_groups)[::-1], axis=0)[::-1][1:]
+    # sum over terms of wbar m_g^2 = (a^2 / wbar) (S1_g - f e1_g)^2, expanded; e1_g (the tied
+    # events' own sum) is non-zero only for the (time, group) pairs of event rows.
+    wb = t.wbar[t.term_time]
+    q = t.a * t.a / wb
+    q_t = np.bincount(t.term_time, weights=q, minlength=n_times)
+    quad = q_t @ (s1 * s1)
+    # M = sum over terms of wbar m m' (frailty columns): S1' Q S1, with Efron's tied-event terms.
+    big_m: np.ndarray | None = np.asarray((s1.T * q_t) @ s1, dtype=np.float64) if full else None
+    if ties == "efron" and not data.untied:
+        evr = data.ev_rows
+        tt = data.ev_time_index[evr]
+        pair, inv = np.unique(tt * n_groups + gcodes[evr], return_inverse=True)
+        e1 = np.bincount(inv, weights=r[evr])
+        pt, pg = pair // n_groups, pair % n_groups
+        qf_t = np.bincount(t.term_time, weights=q * t.f, minlength=n_times)
+        qf2_t = np.bincount(t.term_time, weights=q * t.f * t.f, minlength=n_times)
+        qf, qf2 = qf_t[pt], qf2_t[pt]
+        quad += np.bincount(pg, weights=e1 * (e1 * qf2 - 2 * s1[pt, pg] * qf), minlength=n_groups)
+        if big_m is not None:
+            e1_dense = np.zeros((n_times, n_groups))
+            e1_dense[pt, pg] = e1
+            cross_se = (s1.T * qf_t) @ e1_dense
+            big_m = big_m + (e1_dense.T * qf2_t) @ e1_dense - cross_se - cross_se.T
+    eb = np.exp(b)
+    grad = np.concatenate([t.score, score_f - nu * (eb - 1.0)])
+    d = e_g - quad + nu * eb
+    obj = t.loglik - nu * float(np.sum(eb - b))
+    off = None
+    if big_m is not None:
+        off = -big_m
+        off[np.diag_indices(n_groups)] = 0.0
+    return _Blocks(obj, t.loglik, grad, t.info, cross, d, off)
+
+
+def _sparse_step(bl: _Blocks, p: int) -> np.ndarray:
+    """Newton step: with the full information when its frailty block was computed (see
+    :func:`_inner`), else with R's sparse information (diagonal frailty block) by
+    the Schur complement of that block, ``O(p^2 G)``.
+
+    The sparse step converges slowly when groups are large: shifting every log frailty
+    together changes only the penalty, a direction the diagonal block does not see. Measured
+    (150 groups of 200 rows, an LA frailty): no convergence in 200 sparse steps."""
+    if bl.off is not None:
+        info = np.block([[bl.a, bl.b], [bl.b.T, np.diag(bl.d) + bl.off]])
+        return np.asarray(linalg.solve(info, bl.grad, assume_a="pos"))
+    bd = bl.b / bl.d
+    schur = bl.a - bd @ bl.b.T
+    g_beta, g_f = bl.grad[:p], bl.grad[p:]
+    step_beta = linalg.solve(schur, g_beta - bd @ g_f, assume_a="pos") if p else np.zeros(0)
+    step_f = (g_f - bl.b.T @ step_beta) / bl.d
+    return np.concatenate([step_beta, step_f])
+
+
 def _inner(
     data: engine.CoxData,
+    gcodes: np.ndarray,
+    n_groups: int,
     p: int,
     theta: float,
     ties: engine.Ties,
     init: np.ndarray,
-    iter_max: int = 50,
-) -> tuple[np.ndarray, float, float, np.ndarray, int]:
-    """Maximise the penalised partial likelihood at ``theta``; (params, PL, PPL, H, iters).
+    iter_max: int = 200,
+) -> tuple[np.ndarray, float, float, _Blocks, int]:
+    """Maximise the penalised partial likelihood at ``theta``; (params, PL, PPL, blocks, iters).
 
-    ``H`` is the penalised information with R's sparse (diagonal) frailty block.
+    Newton steps with step-halving use the full information for up to
+    :data:`FULL_STEP_GROUPS` groups, and otherwise R's sparse information (the frailty block's
+    diagonal), switching to the full one after :data:`SPARSE_TRIES` steps for up to
+    :data:`DENSE_FRAILTY_GROUPS` groups. The gradient is exact, so the optimum is the same.
     """
     nu = 1.0 / theta
     gam = init.copy()
-
-    def objective(g: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
-        t = engine._terms(data, g, ties)
-        b = g[p:]
-        eb = np.exp(b)
-        pen = nu * float(np.sum(eb - b))
-        grad = t.score.copy()
-        grad[p:] -= nu * (eb - 1.0)
-        hess = t.info.copy()
-        hess[p:, p:] += np.diag(nu * eb)
-        return t.loglik - pen, grad, hess, t.loglik
-
-    obj, grad, hess, pl = objective(gam)
-    g_count = len(gam) - p
+    full = n_groups <= FULL_STEP_GROUPS
+    bl = _blocks(data, gcodes, n_groups, p, nu, gam, ties, full=full)
     for it in range(1, iter_max + 1):
-        step = linalg.solve(hess, grad, assume_a="pos")
+        if not full and it > SPARSE_TRIES and n_groups <= DENSE_FRAILTY_GROUPS:
+            full = True  # large groups: the sparse steps crawl (see _sparse_step)
+            bl = _blocks(data, gcodes, n_groups, p, nu, gam, ties, full=True)
+        step = _sparse_step(bl, p)
         new = gam + step
-        nobj, ngrad, nhess, npl = objective(new)
+        nbl = _blocks(data, gcodes, n_groups, p, nu, new, ties, full=full)
         halvings = 0
-        while not (np.isfinite(nobj) and nobj >= obj - 1e-12 * abs(obj)) and halvings < 30:
+        while not (np.isfinite(nbl.obj) and nbl.obj >= bl.obj - 1e-12 * abs(bl.obj)) and halvings < 30:
             step /= 2
             new = gam + step
-            nobj, ngrad, nhess, npl = objective(new)
+            nbl = _blocks(data, gcodes, n_groups, p, nu, new, ties, full=full)
             halvings += 1
-        gam, obj, grad, hess, pl = new, nobj, ngrad, nhess, npl
+        gam, bl = new, nbl
         if float(np.max(np.abs(step))) < 1e-10:
-            sparse = hess.copy()
-            fb = sparse[p:, p:]
-            sparse[p:, p:] = np.diag(np.diag(fb))
             # penalised log likelihood with the penalty's constant (exp(b) - b >= 1) removed
-            ppl = obj + nu * g_count
-            return gam, pl, ppl, sparse, it
+            ppl = bl.obj + nu * n_groups
+            return gam, bl.pl, ppl, bl, it
     raise ConvergenceError(
         f"gamma frailty inner fit did not converge in {iter_max} Newton iterations at "
         f"theta={theta:.6g}; remedy: fewer groups with no events, or fewer covariates"
@@ -192,16 +308,12 @@ def frailty_coxph(
     cd0 = base.state.data
     gcodes = gcodes[cd0.order]  # the engine's row order
     p = len(covariates)
-    z = np.zeros((len(data), n_groups))
-    z[np.arange(len(data)), gcodes] = 1.0
-    x_aug = np.column_stack([cd0.x, z])
-    cd = engine.prepare(x_aug, cd0.stop, cd0.event, start=cd0.start, strata=None, weights=None)
     d_g = np.bincount(gcodes, weights=cd0.event, minlength=n_groups)
     history: list[tuple[float, float, float]] = []
     saved: list[tuple[float, np.ndarray]] = []
     theta = 0.0
     gam = np.concatenate([base.params.to_numpy(), np.zeros(n_groups)])
-    hess = np.empty((0, 0))
+    blocks: _Blocks | None = None
     pl = base_loglik
     done = False
     n_outer = 0
@@ -214,7 +326,7 @@ def frailty_coxph(
         else:
             # start from the solution at the closest theta tried, as R
             init = min(saved, key=lambda s: (s[0] - theta) ** 2)[1]
-            gam, pl, ppl, hess, _ = _inner(cd, p, theta, ties, init)
+            gam, pl, ppl, blocks, _ = _inner(cd0, gcodes, n_groups, p, theta, ties, init)
             correct = gamma_correction(d_g, 1.0 / theta)
         saved.append((theta, gam))
         history.append((theta, pl if theta == 0 else ppl, (pl if theta == 0 else ppl) + correct))
@@ -239,11 +351,10 @@ def frailty_coxph(
             f"iterations (last theta {theta:.6g}); remedy: raise outer_max or check that the "
             "groups have events"
         )
-    if theta == 0:
+    if theta == 0 or blocks is None:
         var = base.cov.to_numpy()
     else:
-        hbb, hbf, dff = hess[:p, :p], hess[:p, p:], np.diag(hess[p:, p:])
-        var = linalg.inv(hbb - (hbf / dff) @ hbf.T)
+        var = linalg.inv(blocks.a - (blocks.b / blocks.d) @ blocks.b.T)
     names = list(covariates)
     return ModelResults(
         model="cox-gamma-frailty",
