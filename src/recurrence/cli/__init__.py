@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,6 +18,16 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from recurrence.errors import InputFileError, RecurrenceError
+
+SDCThreshold = Annotated[
+    int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
+]
+"""The disclosure threshold option shared by the commands that release tables."""
+
+SDCRounding = Annotated[
+    int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
+]
+"""The rounding-base option shared by the commands that release tables."""
 
 app = typer.Typer(
     name="recurrence",

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from recurrence.cli import app, output_file
+from recurrence.cli import SDCRounding, SDCThreshold, app, output_file
 from recurrence.data.io import read_tables, replace_atomically, write_frame
 from recurrence.data.schema import CINTables
 from recurrence.indicators import d3_repeat_plans, ni65
@@ -157,12 +157,8 @@ def ni65_command(
             "inside the secure setting only.",
         ),
     ] = False,
-    threshold: Annotated[
-        int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
-    ] = 10,
-    rounding: Annotated[
-        int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
-    ] = 5,
+    threshold: SDCThreshold = 10,
+    rounding: SDCRounding = 5,
 ) -> None:
     """Write NI 65 (2008-10 definition), its variants and D3 per LA and year to a CSV file.
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from recurrence.cli import app, output_dir
+from recurrence.cli import SDCRounding, SDCThreshold, app, output_dir
 from recurrence.reproduce.pipeline import DEFAULT_SEED, PROFILE_NAMES, run_pipeline
 from recurrence.sdc import SDCRules
 
@@ -38,12 +38,8 @@ def reproduce(
             help=f"Profile ({', '.join(PROFILE_NAMES)}); overrides --quick. 'tiny' is for tests.",
         ),
     ] = None,
-    threshold: Annotated[
-        int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
-    ] = 10,
-    rounding: Annotated[
-        int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
-    ] = 5,
+    threshold: SDCThreshold = 10,
+    rounding: SDCRounding = 5,
     cache_dir: Annotated[
         Path | None,
         typer.Option("--cache-dir", help="Cache folder (default .cache/reproduce in the repo)."),

@@ -36,7 +36,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from recurrence.cli import app, output_dir
+from recurrence.cli import SDCRounding, SDCThreshold, app, output_dir
 from recurrence.data.io import read_tables, write_frame
 from recurrence.errors import InputFileError, ModelInputError, RecurrenceError
 from recurrence.sdc import SDCRules
@@ -221,12 +221,8 @@ def validity_command(
             "disclosure control: for work inside the secure setting, not for release.",
         ),
     ] = False,
-    threshold: Annotated[
-        int, typer.Option("--sdc-threshold", min=1, help="Smallest count that may be published.")
-    ] = 10,
-    rounding: Annotated[
-        int, typer.Option("--sdc-rounding", min=1, help="Round published counts to this base.")
-    ] = 5,
+    threshold: SDCThreshold = 10,
+    rounding: SDCRounding = 5,
 ) -> None:
     """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth.
 

@@ -20,7 +20,10 @@ families beyond what the covariates explain. Fitted as R does (Therneau, Grambsc
   ``frailty.gammacon`` added to the inner fit's penalised log likelihood); it is maximised with R's ``frailty.controlgam`` search:
   ``theta = 0``, then 1, then half or double, then parabolic (Brent-type) steps on
   ``sqrt(theta)``, stopping when the marginal log likelihood changes by less than
-  ``eps = 1e-5`` relatively. The estimates are those of the last inner fit, as in R.
+  ``eps = 1e-5`` relatively. The estimates are those of the last inner fit, as in R, and
+  ``extra["theta"]`` is that fit's theta (the last row of R's ``fit$history[[1]]$history``).
+  R's printed "Variance of random effect" (``fit$history[[1]]$theta``) is instead the next
+  theta the search would have tried, which can differ in the third digit.
 
 Standard errors: R's ``se(coef)``, the ``beta`` block of the inverse penalised information in
 which the frailty-by-frailty block is replaced by its diagonal (R's "sparse" computation, used
@@ -151,32 +154,41 @@ def _blocks(
         xj = data.x[:, j]
         cx = _risk_row_sums(data, t, t.a * t.m[:, j])
         cross[j] = np.bincount(gcodes, weights=r * (xj * c - cx), minlength=n_groups)
-    # S1_g(t): each group's risk-set sum of r at each event time, as the engine's _risk_sums
-    # with one column per group.
+    # sum over terms of wbar m_g^2 = (a^2 / wbar) (S1_g - f e1_g)^2, expanded, where S1_g(t) is
+    # the group's risk-set sum of r at event time t; e1_g (the tied events' own sum) is non-zero
+    # only for the (time, group) pairs of event rows.
     n_times = len(data.ev_count)
-    size = (n_times + 1) * n_groups
-    diff = np.bincount(data.hi * n_groups + gcodes, weights=r, minlength=size)
-    if data.has_start:
-        diff -= np.bincount(data.lo * n_groups + gcodes, weights=r, minlength=size)
-    s1 = np.cumsum(diff.reshape(n_times + 1, n_groups)[::-1], axis=0)[::-1][1:]
-    # sum over terms of wbar m_g^2 = (a^2 / wbar) (S1_g - f e1_g)^2, expanded; e1_g (the tied
-    # events' own sum) is non-zero only for the (time, group) pairs of event rows.
-    wb = t.wbar[t.term_time]
-    q = t.a * t.a / wb
+    q = t.a * t.a / t.wbar[t.term_time]
     q_t = np.bincount(t.term_time, weights=q, minlength=n_times)
-    quad = q_t @ (s1 * s1)
-    # M = sum over terms of wbar m m' (frailty columns): S1' Q S1, with Efron's tied-event terms.
-    big_m: np.ndarray | None = np.asarray((s1.T * q_t) @ s1, dtype=np.float64) if full else None
+    pairs = None
     if ties == "efron" and not data.untied:
         evr = data.ev_rows
         tt = data.ev_time_index[evr]
         pair, inv = np.unique(tt * n_groups + gcodes[evr], return_inverse=True)
-        e1 = np.bincount(inv, weights=r[evr])
-        pt, pg = pair // n_groups, pair % n_groups
+        pairs = (pair // n_groups, pair % n_groups, np.bincount(inv, weights=r[evr]))
+    big_m: np.ndarray | None = None
+    if full:
+        # S1_g(t) for every event time and group (T x G), as the engine's _risk_sums with one
+        # column per group; M = sum over terms of wbar m m' = S1' Q S1 (+ Efron's terms).
+        size = (n_times + 1) * n_groups
+        diff = np.bincount(data.hi * n_groups + gcodes, weights=r, minlength=size)
+        if data.has_start:
+            diff -= np.bincount(data.lo * n_groups + gcodes, weights=r, minlength=size)
+        s1 = np.cumsum(diff.reshape(n_times + 1, n_groups)[::-1], axis=0)[::-1][1:]
+        quad = q_t @ (s1 * s1)
+        big_m = np.asarray((s1.T * q_t) @ s1, dtype=np.float64)
+        s1_at = None if pairs is None else s1[pairs[0], pairs[1]]
+    else:
+        # Each S1_g is a step function that changes only at its own rows' entries and exits:
+        # sum its squared levels times the Q accumulated over each step, O(n log n), with no
+        # T x G array (day-level times in many families would make that gigabytes).
+        quad, s1_at = _group_step_sums(data, gcodes, n_groups, r, q_t, pairs)
+    if pairs is not None and s1_at is not None:
+        pt, pg, e1 = pairs
         qf_t = np.bincount(t.term_time, weights=q * t.f, minlength=n_times)
         qf2_t = np.bincount(t.term_time, weights=q * t.f * t.f, minlength=n_times)
-        qf, qf2 = qf_t[pt], qf2_t[pt]
-        quad += np.bincount(pg, weights=e1 * (e1 * qf2 - 2 * s1[pt, pg] * qf), minlength=n_groups)
+        quad += np.bincount(pg, weights=e1 * (e1 * qf2_t[pt] - 2 * s1_at * qf_t[pt]),
+                            minlength=n_groups)
         if big_m is not None:
             e1_dense = np.zeros((n_times, n_groups))
             e1_dense[pt, pg] = e1
@@ -191,6 +203,47 @@ def _blocks(
         off = -big_m
         off[np.diag_indices(n_groups)] = 0.0
     return _Blocks(obj, t.loglik, grad, t.info, cross, d, off)
+
+
+def _group_step_sums(
+    data: engine.CoxData,
+    gcodes: np.ndarray,
+    n_groups: int,
+    r: np.ndarray,
+    q_t: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``sum_t q_t S1_g(t)^2`` per group, and ``S1_g(t)`` at the (time, group) ``pairs``.
+
+    Row i is at risk at event times ``lo_i <= t < hi_i``, so ``S1_g`` rises by ``r_i`` at
+    ``lo_i`` and falls by it at ``hi_i``; between a group's change points it is constant.
+    """
+    n_times = len(q_t)
+    width = n_times + 1
+    lo = data.lo if data.has_start else np.zeros_like(data.hi)
+    key = np.concatenate([gcodes * width + lo, gcodes * width + data.hi])
+    change = np.concatenate([r, -r])
+    order = np.argsort(key, kind="stable")
+    keys, first = np.unique(key[order], return_index=True)
+    delta = np.add.reduceat(change[order], first)
+    group, at = keys // width, keys % width
+    starts = np.r_[True, group[1:] != group[:-1]]
+    ends = np.r_[starts[1:], True]
+    running = np.cumsum(delta)
+    # the running sum before each group's first change point, carried over the group's points
+    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(running)), 0))
+    level = running - (running - delta)[group_first]
+    level[ends] = 0.0  # every row has left its last risk set: exactly zero, not rounding
+    nxt = np.r_[at[1:], n_times]
+    nxt[ends] = n_times
+    cq = np.concatenate([[0.0], np.cumsum(q_t)])
+    quad = np.bincount(group, weights=level * level * (cq[nxt] - cq[at]), minlength=n_groups)
+    if pairs is None:
+        return quad, None
+    pt, pg, _ = pairs
+    pos = np.searchsorted(keys, pg * width + pt, side="right") - 1
+    inside = (pos >= 0) & (group[np.maximum(pos, 0)] == pg)
+    return quad, np.where(inside, level[np.maximum(pos, 0)], 0.0)
 
 
 def _sparse_step(bl: _Blocks, p: int) -> np.ndarray:
