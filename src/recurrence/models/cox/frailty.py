@@ -136,12 +136,14 @@ def _blocks(
     data: engine.CoxData, gcodes: np.ndarray, n_groups: int, p: int, nu: float,
     gam: np.ndarray, ties: engine.Ties, *, full: bool = False,
 ) -> _Blocks:
-    """Score and sparse information of the penalised partial likelihood without indicator columns.
+    """Score and information of the penalised partial likelihood without indicator columns.
 
-    The log frailties enter as an offset ``b[g]``; every frailty quantity is a sum over the
-    group's rows (``bincount``) of risk-set weights, and the frailty block's diagonal needs the
-    group's risk-set sums at each event time (``S1_g(t)``, event times x groups), so the cost is
-    ``O(n p + T G)`` instead of the ``O(n (p + G)^2)`` of one indicator column per group.
+    The log frailties enter as an offset ``b[g]``; the frailty score and the beta-by-frailty
+    block are sums over each group's rows (``bincount``) of risk-set weights, ``O(n p)``. The
+    frailty block's diagonal needs each group's risk-set sums ``S1_g(t)``: with ``full`` they
+    are a dense event-times x groups array, which also gives the block's off-diagonal part
+    (``O(T G^2)``); otherwise each group's step function over its own rows, ``O(n log n)``
+    (:func:`_group_step_sums`). One indicator column per group cost ``O(n (p + G)^2)``.
     """
     beta, b = gam[:p], gam[p:]
     t = engine._terms(data, beta, ties, offset=b[gcodes])
