@@ -227,8 +227,8 @@ def validity_command(
     """Child- and LA-level validity of NI 65 and its alternatives against the synthetic truth.
 
     By default the tables are released under disclosure control (counts suppressed below 10 and
-    rounded to 5, or ``--sdc-threshold`` and ``--sdc-rounding``; rates from the rounded counts, no funnel plots; ``disclosure.json`` beside
-    them), as step 5 of ``recurrence reproduce`` releases them. ``--exact-counts`` writes the
+    rounded to 5, or as ``--sdc-threshold`` and ``--sdc-rounding`` say; rates from the rounded
+    counts, no funnel plots; ``disclosure.json`` beside them), as step 5 of ``recurrence reproduce`` releases them. ``--exact-counts`` writes the
     exact working files instead.
     """
     output_dir(out)

@@ -56,8 +56,8 @@ are the line numbers where rows start.
 Rows and rejections
 -------------------
 Each row gives one child record, one episode and at most one assessment, section 47 enquiry
-and plan. A row is rejected (``record == "episode"``, ``source_file == "path/name.csv:row N"`` with N
-the line number in the file, header = line 1) when its child id, LA code, referral date or
+and plan. A row is rejected (``record == "episode"``, ``source_file == "path/name.csv:row N"``
+with N the line number in the file, header = line 1) when its child id, LA code, referral date or
 census year is missing or invalid, or its closure date precedes the referral; its plan,
 assessment (with its factors, ``"assessment rejected"``) and section 47 are then rejected with
 it, and the row adds no child record. A bad plan or assessment (invalid start, end before

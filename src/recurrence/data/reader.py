@@ -87,8 +87,9 @@ def expand_paths(
         elif p.is_file():
             if p.suffix.lower() not in XML_SUFFIXES | FLAT_SUFFIXES:
                 raise InputFileError(
-                    str(p), f"unsupported file type {p.suffix or '(none)'!r}; expected .xml, or .csv, .tsv or .txt "
-                    "for an NPD-style extract"
+                    str(p),
+                    f"unsupported file type {p.suffix or '(none)'!r}; expected .xml, or .csv, "
+                    ".tsv or .txt for an NPD-style extract",
                 )
             files.append(p)
         else:

@@ -16,7 +16,8 @@ panel and measures
   (:mod:`recurrence.validity.la_level`);
 * **convergent validity**: Spearman correlations (Fisher-z intervals) with the re-referral rate
   (C1), the share of open plans lasting two years or more (D5: plans open at 31 March; NI 64
-  counted plans ending in the year, a different measure) and the prevalence of parental domestic abuse, mental health and substance misuse among episodes with
+  counted plans ending in the year, a different measure) and the prevalence of parental
+  domestic abuse, mental health and substance misuse among episodes with
   assessment factors (C3, factor codes 3B, 4B, 1B + 2B), and a linear mixed model over the years
   2018 onwards with a random LA intercept in which each covariate enters as its LA mean
   ("between") and the yearly deviation from it ("within"), the hybrid model of Allison (2009,

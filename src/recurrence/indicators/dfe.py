@@ -120,7 +120,8 @@ def d3_repeat_plans(tables: CINTables) -> pd.DataFrame:
 def ni64_long_plans(tables: CINTables) -> pd.DataFrame:
     """Plans ending in the year that had lasted two years or more, per LA and year (NI 64).
 
-    Definition: National Indicators handbook of definitions (CLG 2008; definition by DCSF), NI 64 "Child protection plans
+    Definition: National Indicators handbook of definitions (CLG 2008; definition by DCSF),
+    NI 64 "Child protection plans
     lasting 2 years or more": the percentage of child protection plans that ceased during the
     year which had lasted two years or more (continued in the DfE's tables of plans ending in
     the year by duration; the seed's Figure 19b). Duration per plan is from

@@ -17,10 +17,10 @@ Targets (percentages):
       14.4 / 2.3 (D5);
     - ``plan_starts_per_100_referrals``: 61,840 / 632,830 = 9.77 (D3 and C1).
 
-Which NI 65 the 13% is. The NI handbook (CLG 2008; definition by DCSF) defines NI 65 with a previous plan of that
-council "however long ago"; the seed's data annexe says LAs recorded a repeat only when the
-earlier plan in the same LA was "discontinued within the previous 12 months", with each
-occasion counted. The target is fitted as the handbook's definition. Under the seed's reading
+Which NI 65 the 13% is. The NI handbook (CLG 2008; definition by DCSF) defines NI 65 with a
+previous plan of that council "however long ago"; the seed's data annexe says LAs recorded a
+repeat only when the earlier plan in the same LA was "discontinued within the previous 12
+months", with each occasion counted. The target is fitted as the handbook's definition. Under the seed's reading
 the calibrated ``england-2009`` cohort gives far less: 4.7% of plan starts (occasions, same
 LA, previous plan ended within a year) in 2007-2009 of a 40,000-child cohort (seed 20090331),
 against 12.6% by the handbook's rule (measured with

@@ -165,20 +165,15 @@ def rates_from_rounded_counts(frame: pd.DataFrame, rules: Any) -> pd.DataFrame:
 
     out = frame.copy()
     # The counts themselves stay exact here: suppression must see them before rounding.
+    for col, (k, n, scale) in TABLES["bias_sweep"]["ratios"].items():
+        rounded_n = out[n].map(rules.round_count)
+        out[col] = (scale * out[k].map(rules.round_count) / rounded_n).where(rounded_n > 0)
     num = out["numerator"].map(rules.round_count)
     den = out["denominator"].map(rules.round_count)
-    ok = den > 0
-    out["ni65_percent"] = (100 * num / den).where(ok)
     limits = [wilson_ci(int(k), int(n)) if n > 0 and k <= n else (float("nan"),) * 2
               for k, n in zip(num, den, strict=True)]
     out["ci_lower"] = [100 * lo for lo, _ in limits]
     out["ci_upper"] = [100 * hi for _, hi in limits]
-    for col, (k, n) in {
-        "true_repeat_percent": ("true_numerator", "true_denominator"),
-        "resistant_share_percent": ("resistant_numerator", "resistant_denominator"),
-    }.items():
-        tk, tn = out[k].map(rules.round_count), out[n].map(rules.round_count)
-        out[col] = (100 * tk / tn).where(tn > 0)
     out["bias_pp"] = out["ni65_percent"] - out["true_repeat_percent"]
     return out
 

@@ -107,3 +107,23 @@ def test_robust_without_cluster_is_refused_for_intervals(rec) -> None:
         coxph(rec, covariates=COVS, event="event", time="stop", start="start", robust=True)
     res = coxph(rec, covariates=COVS, event="event", time="stop", start="start", cluster="id")
     assert res.n_clusters == rec["id"].nunique()
+
+
+def test_timefix_false_keeps_float_ties_and_rounding_size_intervals_are_refused(rec) -> None:
+    from recurrence.models.cox import coxph
+
+    data = rec.drop(columns=["enum", "gstart", "gstop"])
+    years = data.assign(start=data["start"] * 30 / 365.25, stop=data["stop"] * 30 / 365.25)
+    kw = dict(id="id", covariates=COVS, event="event", start="start", stop="stop",
+              timescale="gap", max_stratum=4)
+    merged = pwp(years, **kw)  # type: ignore[arg-type]
+    a, b = gap_times(years, id="id", start="start", stop="stop", event="event")
+    exact = coxph(years.assign(a=a, b=b, n=event_number(years, id="id", start="start",
+                                                        event="event").clip(upper=4)),
+                  covariates=COVS, event="event", time="b", start="a", strata="n", cluster="id",
+                  timefix=False)
+    assert not np.allclose(exact.params, merged.params, rtol=1e-4)
+    tiny = data.iloc[:50].copy()
+    tiny.loc[tiny.index[0], "stop"] = tiny.loc[tiny.index[0], "start"] + 1e-12
+    with pytest.raises(ModelInputError, match="rounding size"):
+        coxph(tiny, covariates=COVS, event="event", time="stop", start="start", cluster="id")

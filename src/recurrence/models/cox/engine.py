@@ -306,11 +306,7 @@ def _terms(
     score = xsum - wb @ m
     info = np.empty((x.shape[1], x.shape[1]))
     if need_info:
-        c_time = np.bincount(term_time, weights=a, minlength=len(d))
-        g_time = np.bincount(term_time, weights=a * f, minlength=len(d))
-        ccum = np.concatenate([[0.0], np.cumsum(c_time)])
-        c_row = ccum[data.hi] - ccum[data.lo]
-        c_row[evr] -= g_time[data.ev_time_index[evr]]
+        c_row = risk_row_sums(data, term_time, f, a)
         # c_row >= 0 in exact arithmetic (Efron removes at most the whole own-time term); the
         # clip only guards rounding, and the square-root form lets BLAS use a symmetric product.
         xs = x * np.sqrt(np.clip(r * c_row, 0.0, None))[:, None]
@@ -331,6 +327,22 @@ def _terms(
     )
 
 
+def risk_row_sums(data: CoxData, term_time: IntArray, f: FloatArray, v: FloatArray) -> FloatArray:
+    """Per row, the sum of the per-term values ``v`` over the (Efron) terms at which the row is
+    at risk, less ``f v`` over its own event time's terms.
+
+    With ``v = a = wbar / D`` this is the weight ``c_i`` with which row i enters every risk-set
+    sum of the information (``X' diag(r c) X``); the frailty fit uses it with other ``v``.
+    """
+    n_times = len(data.ev_count)
+    cum = np.concatenate([[0.0], np.cumsum(np.bincount(term_time, weights=v, minlength=n_times))])
+    out: FloatArray = cum[data.hi] - cum[data.lo]
+    evr = data.ev_rows
+    own = np.bincount(term_time, weights=v * f, minlength=n_times)
+    out[evr] -= own[data.ev_time_index[evr]]
+    return out
+
+
 def weighted_information(data: CoxData, terms: _Terms, g: FloatArray) -> FloatArray:
     """``sum_tj g_t wbar_t V_tj``: the information matrix with each event time weighted by g_t.
 
@@ -340,14 +352,8 @@ def weighted_information(data: CoxData, terms: _Terms, g: FloatArray) -> FloatAr
     """
     x = data.x
     tt = terms.term_time
-    nt_ = len(data.ev_count)
     gt = g[tt]
-    c_time = np.bincount(tt, weights=terms.a * gt, minlength=nt_)
-    g_time = np.bincount(tt, weights=terms.a * terms.f * gt, minlength=nt_)
-    ccum = np.concatenate([[0.0], np.cumsum(c_time)])
-    c_row = ccum[data.hi] - ccum[data.lo]
-    evr = data.ev_rows
-    c_row[evr] -= g_time[data.ev_time_index[evr]]
+    c_row = risk_row_sums(data, tt, terms.f, terms.a * gt)
     wb = terms.wbar[tt] if not data.untied else terms.wbar
     out: FloatArray = (x.T * (terms.r * c_row)) @ x - (terms.m.T * (wb * gt)) @ terms.m
     return out

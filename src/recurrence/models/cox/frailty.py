@@ -9,10 +9,11 @@ families beyond what the covariates explain. Fitted as R does (Therneau, Grambsc
   ``PL(beta, b) - (1/theta) sum_g (exp(b_g) - b_g)`` over ``beta`` and the log frailties
   ``b_g`` (Newton-Raphson with step-halving). The log frailties enter the vectorised engine as
   an offset; their score, their cross-information with ``beta`` and the diagonal of their own
-  information are group sums of risk-set weights (``bincount``), and the Newton step uses that
-  diagonal (R's "sparse" computation) through the Schur complement, so a fit costs
-  ``O(n p + T G)`` per iteration (``T`` event times) instead of ``O(n (p + G)^2)`` with one
-  indicator column per group;
+  information are group sums of risk-set weights (``bincount``), with no indicator column per
+  group. Up to 200 groups the Newton step uses the full information; beyond, R's "sparse"
+  information (the frailty block's diagonal) through the Schur complement, ``O(n log n + p^2
+  G)`` per iteration, with full steps again for up to 2,000 groups if the sparse ones crawl
+  (see :func:`_inner`);
 * outer loop over ``theta``: the marginal (integrated) log likelihood of the gamma model is
   ``PPL(beta_hat, b_hat) + sum_g [nu log(nu / (nu + d_g)) + d_g + log Gamma(nu + d_g)
   - log Gamma(nu) - d_g log(nu + d_g)]`` with ``nu = 1/theta``, ``d_g`` the events of group g
@@ -27,9 +28,9 @@ families beyond what the covariates explain. Fitted as R does (Therneau, Grambsc
 
 Standard errors: R's ``se(coef)``, the ``beta`` block of the inverse penalised information in
 which the frailty-by-frailty block is replaced by its diagonal (R's "sparse" computation, used
-when there are more than 5 groups). The same sparse information steers the Newton iterations;
-the gradient is exact, so the optimum is the full-information one. Estimates are log hazard ratios; ``theta`` is the frailty
-variance (``extra["theta"]``).
+when there are more than 5 groups). Whichever information steers the Newton iterations, the
+gradient is exact, so the optimum is the same. Estimates are log hazard ratios; ``theta`` is the
+frailty variance (``extra["theta"]``).
 
 Agreement with R (``tests/models/cox/test_cox_frailty.py``, against coxph with its inner loop run
 to ``eps = 1e-12``; at the default 1e-9 R stops up to 2.3e-5 short of the penalised optimum):
@@ -97,19 +98,6 @@ def _parabola_step(x: np.ndarray, y: np.ndarray, lower: float) -> float:
     return float(new)
 
 
-def _risk_row_sums(data: engine.CoxData, terms: engine._Terms, v: np.ndarray) -> np.ndarray:
-    """Per row, the sum of the per-term values ``v`` over the terms at which the row is at risk,
-    less ``f v`` over its own event time's terms (Efron): ``v = a`` gives the weight ``c_i``
-    with which row i enters every risk-set sum of the information (as in the engine)."""
-    n_times = len(data.ev_count)
-    cum = np.concatenate([[0.0], np.cumsum(np.bincount(terms.term_time, weights=v, minlength=n_times))])
-    out = cum[data.hi] - cum[data.lo]
-    evr = data.ev_rows
-    own = np.bincount(terms.term_time, weights=v * terms.f, minlength=n_times)
-    out[evr] -= own[data.ev_time_index[evr]]
-    return out
-
-
 class _Blocks(NamedTuple):
     """Penalised log likelihood, gradient and R's sparse penalised information at one point."""
 
@@ -148,13 +136,13 @@ def _blocks(
     beta, b = gam[:p], gam[p:]
     t = engine._terms(data, beta, ties, offset=b[gcodes])
     r, w = t.r, data.weights
-    c = _risk_row_sums(data, t, t.a)
+    c = engine.risk_row_sums(data, t.term_time, t.f, t.a)
     e_g = np.bincount(gcodes, weights=r * c, minlength=n_groups)
     score_f = np.bincount(gcodes, weights=w * data.event, minlength=n_groups) - e_g
     cross = np.empty((p, n_groups))
     for j in range(p):
         xj = data.x[:, j]
-        cx = _risk_row_sums(data, t, t.a * t.m[:, j])
+        cx = engine.risk_row_sums(data, t.term_time, t.f, t.a * t.m[:, j])
         cross[j] = np.bincount(gcodes, weights=r * (xj * c - cx), minlength=n_groups)
     # sum over terms of wbar m_g^2 = (a^2 / wbar) (S1_g - f e1_g)^2, expanded, where S1_g(t) is
     # the group's risk-set sum of r at event time t; e1_g (the tied events' own sum) is non-zero
